@@ -1,0 +1,102 @@
+"""The error hierarchy shared by ingest and registry.
+
+Every error the tool reports on purpose is an ``EvidenceError``. Each subclass's
+docstring is its message; instances carry the data that explains what went wrong
+(a path, an algorithm, expected and found values) so callers can report them
+precisely and tests can assert on them.
+"""
+
+from __future__ import annotations
+
+
+class EvidenceError(Exception):
+    """Evidence registry error."""
+
+    def __init__(self, detail: str = "", **data: object) -> None:
+        self.detail = detail
+        self.data = data
+        super().__init__(self.message)
+
+    @property
+    def code(self) -> str:
+        """A stable machine-readable name for the error (its class name)."""
+        return type(self).__name__
+
+    @property
+    def message(self) -> str:
+        base = (type(self).__doc__ or type(self).__name__).strip().splitlines()[0].rstrip(".")
+        return f"{base}: {self.detail}" if self.detail else base
+
+
+# --- errors about one input file (ingest) ---------------------------------------------
+
+
+class IngestError(EvidenceError):
+    """Cannot ingest file."""
+
+
+class UnreadableFile(IngestError):
+    """File cannot be read."""
+
+
+class EmptyFile(IngestError):
+    """File is empty (zero bytes)."""
+
+
+class NotAFile(IngestError):
+    """Not a regular file (device, FIFO, socket or directory); it was not read."""
+
+
+class SymlinkRefused(IngestError):
+    """Symbolic link leads outside the given roots or into a loop; it was not followed."""
+
+
+class UnsupportedType(IngestError):
+    """Content is not a supported photo or video format."""
+
+
+class CorruptMedia(IngestError):
+    """Media data is truncated or corrupt and cannot be decoded."""
+
+
+class TooLarge(IngestError):
+    """Media exceeds a safety limit."""
+
+
+class FileChanged(IngestError):
+    """File changed while it was being read; its bytes do not match the hashes taken."""
+
+
+class MetadataError(IngestError):
+    """Embedded metadata is malformed."""
+
+
+# --- errors about the registry ----------------------------------------------------------
+
+
+class RegistryError(EvidenceError):
+    """Registry error."""
+
+
+class NotARegistry(RegistryError):
+    """Folder is not an evidence registry."""
+
+
+class RegistryLocked(RegistryError):
+    """Registry is locked by another writer."""
+
+
+class ItemNotFound(RegistryError):
+    """No item matches."""
+
+
+class AmbiguousPrefix(RegistryError):
+    """Hash prefix matches more than one item."""
+
+
+class VaultError(RegistryError):
+    """Vault write failed."""
+
+
+class CustodyLogError(RegistryError):
+    """Custody log cannot be read or written."""

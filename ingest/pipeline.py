@@ -1,0 +1,239 @@
+"""The ingest pipeline: one input path in, one ``Extracted`` record out.
+
+``extract`` reads a file once (hashing every chunk with all algorithms), sniffs its type
+from the first bytes, and runs the extraction steps for its media type. A step that fails
+is recorded as a warning and the others go on; a file that cannot be used at all gets an
+``error``. ``extract`` never raises for a bad input and touches nothing but the file it
+reads, so it can run in worker processes or on a cluster (``extract_all``).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from datetime import UTC, datetime
+from functools import partial
+from importlib import metadata as importlib_metadata
+
+from .errors import (
+    EmptyFile,
+    EvidenceError,
+    FileChanged,
+    NotAFile,
+    TooLarge,
+    UnreadableFile,
+)
+from .exif import read_exif
+from .hashes import CHUNK, MultiHasher
+from .image import MAX_PIXELS, decode_image
+from .perceptual import hash_picture
+from .record import Extracted, display_path
+from .sniff import HEAD_SIZE, sniff
+from .video_meta import read_video_metadata
+from .walk import WalkEntry
+
+#: Images up to this size are kept in memory after hashing so they are decoded from the
+#: very bytes that were hashed; larger ones are refused as images.
+MAX_IMAGE_BYTES = 512 * 1024 * 1024
+
+_TOOL_PACKAGES = ("exifread", "pillow", "pillow-heif", "imagehash", "pdqhash", "av")
+
+
+def tool_versions() -> dict[str, str]:
+    """Versions of the libraries whose output ends up in a record."""
+    versions = {}
+    for name in _TOOL_PACKAGES:
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+_TOOLS = tool_versions()
+
+
+def extract(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> Extracted:
+    """Extract everything the registry keeps about one file.
+
+    Args:
+        path: The file to read.
+        max_pixels: Refuse images with more pixels than this (decompression bombs).
+
+    Returns:
+        The record; ``record.error`` is set when the file cannot be stored.
+    """
+    fspath = os.fspath(path)
+    rec = Extracted(path=display_path(fspath), name=display_path(os.path.basename(fspath)))
+    rec.source = fspath
+    rec.tools = dict(_TOOLS)
+    try:
+        _extract(fspath, rec, max_pixels=max_pixels)
+    except EvidenceError as exc:
+        rec.error = {"code": exc.code, "message": exc.message}
+    except MemoryError:
+        rec.error = {"code": "TooLarge", "message": "Media exceeds a safety limit: out of memory"}
+    except Exception as exc:  # A bug or a library crash must not stop the batch.
+        text = " ".join(str(exc).split())[:300]
+        rec.error = {"code": "InternalError", "message": f"{type(exc).__name__}: {text}"}
+    if rec.error is not None:
+        rec.media_type = None
+    return rec
+
+
+def _extract(path: str, rec: Extracted, *, max_pixels: int) -> None:
+    data, head = _read_and_hash(path, rec)
+    kind = sniff(head)
+    rec.media_type, rec.format, rec.mime = kind.media_type, kind.format, kind.mime
+    if kind.media_type == "image":
+        _extract_image(data, rec, max_pixels=max_pixels)
+    else:
+        _extract_video(path, rec)
+
+
+def _read_and_hash(path: str, rec: Extracted) -> tuple[bytes | None, bytes]:
+    """Read the file once: hashes, the head for sniffing, and the bytes of small files."""
+    try:
+        # O_NONBLOCK: opening a FIFO must not block; it is refused just below.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOATIME", 0))
+    except PermissionError:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            raise UnreadableFile(exc.strerror or str(exc)) from exc
+    except FileNotFoundError as exc:
+        raise UnreadableFile("no such file (it vanished before it was read)") from exc
+    except OSError as exc:
+        raise UnreadableFile(exc.strerror or str(exc)) from exc
+    with os.fdopen(fd, "rb", buffering=0) as fh:
+        before = os.fstat(fh.fileno())
+        if not stat.S_ISREG(before.st_mode):
+            raise NotAFile()
+        rec.file_mtime = _iso(before.st_mtime)
+        rec.file_ctime = _iso(before.st_ctime)
+        keep = before.st_size <= MAX_IMAGE_BYTES
+        hasher = MultiHasher()
+        parts: list[bytes] = []
+        head = b""
+        try:
+            while chunk := fh.read(CHUNK):
+                hasher.update(chunk)
+                if len(head) < HEAD_SIZE:
+                    head = (head + chunk)[:HEAD_SIZE]
+                if keep:
+                    parts.append(chunk)
+        except OSError as exc:
+            raise UnreadableFile(f"read failed: {exc.strerror or exc}") from exc
+        after = os.fstat(fh.fileno())
+    digests = hasher.digests()
+    rec.sha256, rec.sha1, rec.md5, rec.size = (
+        digests.sha256,
+        digests.sha1,
+        digests.md5,
+        digests.size,
+    )
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or (
+        digests.size != before.st_size
+    ):
+        raise FileChanged(f"{before.st_size} bytes when opened, {digests.size} read")
+    if digests.size == 0:
+        raise EmptyFile()
+    return (b"".join(parts) if keep else None), head
+
+
+def _extract_image(data: bytes | None, rec: Extracted, *, max_pixels: int) -> None:
+    if data is None:
+        raise TooLarge(f"image files over {MAX_IMAGE_BYTES:,} bytes are refused")
+    try:
+        rec.exif, rec.metadata = read_exif(data)
+    except EvidenceError as exc:
+        rec.warn("exif", exc)
+    decoded = decode_image(data, max_pixels=max_pixels)
+    rec.width, rec.height = decoded.width, decoded.height
+    if decoded.truncated:
+        rec.warn("decode", CorruptImageData("image data is truncated; hashed what decoded"))
+    try:
+        rec.hashes = hash_picture(decoded.picture)
+    except Exception as exc:
+        rec.warn("perceptual_hash", exc)
+
+
+class CorruptImageData(EvidenceError):
+    """Image data is partly corrupt."""
+
+
+def _extract_video(path: str, rec: Extracted) -> None:
+    info = read_video_metadata(path)
+    rec.width, rec.height, rec.duration_s = info.width, info.height, info.duration_s
+    rec.metadata = dict(info.metadata)
+    rec.exif = dict(info.tags)
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat()
+
+
+# --- many files ----------------------------------------------------------------------------
+
+
+def _extract_entry(entry: WalkEntry, max_pixels: int) -> Extracted:
+    if entry.error is not None:
+        name = display_path(os.path.basename(entry.path))
+        rec = Extracted(path=display_path(entry.path), name=name)
+        rec.error = {"code": entry.error.code, "message": entry.error.message}
+        return rec
+    return extract(entry.path, max_pixels=max_pixels)
+
+
+def extract_all(
+    entries: Iterable[WalkEntry],
+    *,
+    workers: int = 1,
+    executor: Executor | None = None,
+    max_pixels: int = MAX_PIXELS,
+    on_submit: Callable[[WalkEntry], None] | None = None,
+) -> Iterator[Extracted]:
+    """Extract many files, in parallel, yielding records in input order.
+
+    At most a few files per worker are in flight, so memory stays bounded however long
+    the input is.
+
+    Args:
+        entries: What ``walk`` yields.
+        workers: Worker processes when no executor is given; 1 runs in this process.
+        executor: Any ``concurrent.futures.Executor`` (a process pool, or a Dask/Ray
+            client's executor) to run extraction on.
+        max_pixels: Passed to ``extract``.
+        on_submit: Called with each entry as it is handed to a worker.
+    """
+    work = partial(_extract_entry, max_pixels=max_pixels)
+    if executor is None and workers <= 1:
+        for entry in entries:
+            if on_submit:
+                on_submit(entry)
+            yield work(entry)
+        return
+    own = executor is None
+    pool = executor or ProcessPoolExecutor(max_workers=workers)
+    window = max(2, workers * 4)
+    pending: deque[Future[Extracted]] = deque()
+    try:
+        for entry in entries:
+            if entry.error is not None and not pending:
+                yield work(entry)
+                continue
+            if on_submit:
+                on_submit(entry)
+            pending.append(pool.submit(work, entry))
+            while len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for fut in pending:
+            fut.cancel()
+        if own:
+            pool.shutdown(wait=True, cancel_futures=True)
