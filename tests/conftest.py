@@ -117,6 +117,7 @@ def write_video(
     size: tuple[int, int] = (160, 120),
     creation_time: str | None = "2024-02-03T04:05:06.000000Z",
     codec: str = "h264",
+    container: str | None = None,
 ) -> Path:
     """A short video panning across ``scene(seed)``."""
     import av
@@ -124,7 +125,8 @@ def write_video(
     width, height = size
     pano = np.asarray(scene(seed, width * 3, height))
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as out:
+    fmt = container or {".mkv": "matroska", ".mov": "mov", ".webm": "webm"}.get(path.suffix, "mp4")
+    with av.open(str(path), "w", format=fmt) as out:
         if creation_time:
             out.metadata["creation_time"] = creation_time
         stream = out.add_stream(codec, rate=fps)

@@ -1,0 +1,122 @@
+"""The catalogue: a fold of custody entries, indexed, written once per batch."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from ingest.errors import AmbiguousPrefix, ItemNotFound
+from registry.catalog import Catalog, first_seen
+
+
+def _sha(i: int) -> str:
+    return hashlib.sha256(str(i).encode()).hexdigest()
+
+
+def _entries(n: int, start_seq: int = 1):
+    seq = start_seq
+    for i in range(n):
+        sha = _sha(i)
+        yield {
+            "seq": seq,
+            "time": f"2026-01-01T00:00:{i % 60:02d}+00:00",
+            "actor": "a",
+            "action": "item.stored",
+            "sha256": sha,
+            "details": {"sha1": "1" * 40, "md5": "2" * 32, "size": i, "media_type": "image"},
+        }
+        seq += 1
+        yield {
+            "seq": seq,
+            "time": "2026-01-02T00:00:00+00:00",
+            "actor": "b",
+            "action": "sighting.added",
+            "sha256": sha,
+            "details": {"case": "C1" if i % 2 else "C2", "posted_at": None},
+        }
+        seq += 1
+
+
+@pytest.fixture(params=["memory", "json"])
+def catalog_path(request, tmp_path: Path) -> str | None:
+    return None if request.param == "memory" else str(tmp_path / "catalog.json")
+
+
+def _fill(cat: Catalog, n: int) -> None:
+    for entry in _entries(n):
+        cat.apply(entry, entry_hash="h" * 64, end_offset=entry["seq"] * 10)
+    cat.flush()
+
+
+def test_fold_and_lookups(catalog_path: str | None) -> None:
+    cat = Catalog(catalog_path)
+    _fill(cat, 10)
+    assert len(cat) == 10
+    doc = cat.get(_sha(3))
+    assert doc["size"] == 3 and doc["cases"] == ["C1"]
+    assert doc["first_seen"]["observed_by"] == "b"
+    assert cat.resolve(_sha(3)[:12]) == _sha(3)
+    assert len(cat.shas("C1")) == 5
+    assert cat.log_seq == 20
+
+
+def test_prefix_errors(catalog_path: str | None) -> None:
+    cat = Catalog(catalog_path)
+    _fill(cat, 40)
+    with pytest.raises(ItemNotFound):
+        cat.resolve("zz")
+    with pytest.raises(ItemNotFound):
+        cat.resolve("ffffffffffffffff0")
+    first = sorted(cat.shas())
+    common = next(a[0] for a, b in zip(first, first[1:], strict=False) if a[0] == b[0])
+    with pytest.raises(AmbiguousPrefix):
+        cat.resolve(common)
+
+
+def test_reopen_from_disk(tmp_path: Path) -> None:
+    path = str(tmp_path / "catalog.json")
+    cat = Catalog(path)
+    _fill(cat, 5)
+    again = Catalog(path)
+    assert again.shas() == cat.shas() and again.log_seq == cat.log_seq
+    assert json.loads(Path(path).read_text())["items"]
+
+
+def test_nothing_written_before_flush(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.json"
+    cat = Catalog(str(path))
+    for entry in _entries(3):
+        cat.apply(entry, entry_hash="h" * 64, end_offset=1)
+    assert not path.exists()
+    assert len(cat) == 3  # staged changes are visible to lookups
+    cat.flush()
+    assert len(Catalog(str(path))) == 3
+
+
+def test_first_seen_keeps_claims_and_observations_apart() -> None:
+    sightings = [
+        {
+            "observed_at": "2026-01-02T00:00:00+00:00",
+            "observed_by": "late",
+            "posted_at": "2022-03-16T09:00:00+00:00",
+            "source_url": "https://t.me/b/2",
+        },
+        {
+            "observed_at": "2026-01-01T00:00:00+00:00",
+            "observed_by": "early",
+            "posted_at": "2022-03-16T10:30:00+02:00",
+            "source_url": "https://t.me/a/1",
+        },
+    ]
+    fs = first_seen(sightings, {"captured_at": "2022-03-16T10:41:07+02:00"})
+    assert fs == {
+        "observed_at": "2026-01-01T00:00:00+00:00",
+        "observed_by": "early",
+        # 10:30+02:00 is 08:30 UTC: earlier than 09:00 UTC, though its text sorts later.
+        "claimed_posted_at": "2022-03-16T10:30:00+02:00",
+        "claimed_source_url": "https://t.me/a/1",
+        "captured_at": "2022-03-16T10:41:07+02:00",
+    }
