@@ -31,7 +31,7 @@ def scene(seed: int, width: int = 640, height: int = 480) -> Image.Image:
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     base = np.zeros((height, width, 3), np.float32)
     for c in range(3):
-        fx, fy, phase = rng.uniform(0.5, 6, 2).tolist() + [rng.uniform(0, 6.28)]
+        fx, fy, phase = [*rng.uniform(0.5, 6, 2).tolist(), rng.uniform(0, 6.28)]
         base[..., c] = 128 + 60 * np.sin(x / width * fx * 6.28 + phase) * np.cos(
             y / height * fy * 6.28
         )

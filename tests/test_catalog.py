@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def test_prefix_errors(catalog_path: str | None) -> None:
     with pytest.raises(ItemNotFound):
         cat.resolve("ffffffffffffffff0")
     first = sorted(cat.shas())
-    common = next(a[0] for a, b in zip(first, first[1:], strict=False) if a[0] == b[0])
+    common = next(a[0] for a, b in itertools.pairwise(first) if a[0] == b[0])
     with pytest.raises(AmbiguousPrefix):
         cat.resolve(common)
 
