@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 import stat
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor, Future
 from datetime import UTC, datetime
 from functools import partial
 from importlib import metadata as importlib_metadata
@@ -32,6 +32,7 @@ from .image import MAX_PIXELS, decode_image
 from .perceptual import hash_picture
 from .record import Extracted, display_path
 from .sniff import HEAD_SIZE, sniff
+from .supervisor import Limits, supervised_extract
 from .video_meta import read_video_metadata
 from .walk import WalkEntry
 
@@ -194,40 +195,44 @@ def extract_all(
     workers: int = 1,
     executor: Executor | None = None,
     max_pixels: int = MAX_PIXELS,
-    on_submit: Callable[[WalkEntry], None] | None = None,
+    isolate: bool = False,
+    limits: Limits | None = None,
 ) -> Iterator[Extracted]:
-    """Extract many files, in parallel, yielding records in input order.
+    """Extract many files, yielding records in input order.
 
-    At most a few files per worker are in flight, so memory stays bounded however long
-    the input is.
+    Memory stays bounded however long the input is: only a few files per worker are in
+    flight.
 
     Args:
         entries: What ``walk`` yields.
-        workers: Worker processes when no executor is given; 1 runs in this process.
-        executor: Any ``concurrent.futures.Executor`` (a process pool, or a Dask/Ray
-            client's executor) to run extraction on.
-        max_pixels: Passed to ``extract``.
-        on_submit: Called with each entry as it is handed to a worker.
+        workers: Worker processes. With ``workers > 1`` or ``isolate``, files are
+            extracted in supervised processes with per-file time and memory limits
+            (``ingest.supervisor``); ``workers=1`` without ``isolate`` runs in this process.
+        executor: Any ``concurrent.futures.Executor`` instead (a process pool, or a Dask or
+            Ray client's executor, to run extraction on a cluster). Limits are then the
+            executor's business.
+        max_pixels: Refuse images with more pixels than this.
+        isolate: Use supervised worker processes even for one worker.
+        limits: Per-file limits for supervised workers.
     """
-    work = partial(_extract_entry, max_pixels=max_pixels)
-    if executor is None and workers <= 1:
+    if executor is not None:
+        yield from _on_executor(entries, executor, max_pixels, window=16)
+    elif workers > 1 or isolate:
+        limits = limits or Limits(max_pixels=max_pixels)
+        yield from supervised_extract(entries, workers=workers, limits=limits)
+    else:
         for entry in entries:
-            if on_submit:
-                on_submit(entry)
-            yield work(entry)
-        return
-    own = executor is None
-    pool = executor or ProcessPoolExecutor(max_workers=workers)
-    window = max(2, workers * 4)
+            yield _extract_entry(entry, max_pixels)
+
+
+def _on_executor(
+    entries: Iterable[WalkEntry], executor: Executor, max_pixels: int, window: int
+) -> Iterator[Extracted]:
+    work = partial(_extract_entry, max_pixels=max_pixels)
     pending: deque[Future[Extracted]] = deque()
     try:
         for entry in entries:
-            if entry.error is not None and not pending:
-                yield work(entry)
-                continue
-            if on_submit:
-                on_submit(entry)
-            pending.append(pool.submit(work, entry))
+            pending.append(executor.submit(work, entry))
             while len(pending) >= window:
                 yield pending.popleft().result()
         while pending:
@@ -235,5 +240,3 @@ def extract_all(
     finally:
         for fut in pending:
             fut.cancel()
-        if own:
-            pool.shutdown(wait=True, cancel_futures=True)

@@ -16,6 +16,8 @@ from typing import Any
 import click
 
 from ingest.errors import EvidenceError
+from ingest.image import MAX_PIXELS
+from ingest.supervisor import Limits
 
 from .core import DEFAULT_ACTOR, Registry, Submission, init_registry
 from .version import __version__
@@ -115,6 +117,20 @@ def init(ctx: click.Context, actor: str, as_json: bool) -> None:
     show_default="CPU count",
     help="Worker processes for extraction.",
 )
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(1),
+    default=120.0,
+    show_default=True,
+    help="Seconds per file (plus 1 s per 4 MiB) before its worker is stopped.",
+)
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(1),
+    default=MAX_PIXELS,
+    show_default=True,
+    help="Refuse images with more pixels (decompression bombs).",
+)
 @json_option
 @click.pass_context
 @handle_errors
@@ -128,6 +144,8 @@ def ingest(
     forwarded_from: str | None,
     note: str | None,
     workers: int,
+    time_limit: float,
+    max_pixels: int,
     as_json: bool,
 ) -> None:
     """Ingest files and folders (walked recursively) into the registry.
@@ -156,7 +174,8 @@ def ingest(
     with tqdm(
         unit="file", desc="ingest", disable=not show_bar, delay=1.0, file=sys.stderr, leave=False
     ) as bar:
-        for result in reg.iter_ingest(paths, sub, workers=workers):
+        limits = Limits(seconds=time_limit, max_pixels=max_pixels)
+        for result in reg.iter_ingest(paths, sub, workers=workers, isolate=True, limits=limits):
             counts[result.status] += 1
             bar.update(1)
             if as_json:

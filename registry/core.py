@@ -39,6 +39,7 @@ from ingest.errors import (
     RegistryLocked,
 )
 from ingest.image import MAX_PIXELS
+from ingest.supervisor import Limits
 
 from .catalog import Catalog
 from .catalog import rebuild as rebuild_catalog
@@ -255,12 +256,20 @@ class Registry:
         workers: int = 1,
         executor: Executor | None = None,
         max_pixels: int = MAX_PIXELS,
+        isolate: bool = False,
+        limits: Limits | None = None,
         on_result: Callable[[IngestResult], None] | None = None,
     ) -> list[IngestResult]:
         """Ingest files and folders. See ``iter_ingest``; this collects the results."""
         results = []
         for result in self.iter_ingest(
-            paths, submission, workers=workers, executor=executor, max_pixels=max_pixels
+            paths,
+            submission,
+            workers=workers,
+            executor=executor,
+            max_pixels=max_pixels,
+            isolate=isolate,
+            limits=limits,
         ):
             if on_result:
                 on_result(result)
@@ -275,16 +284,24 @@ class Registry:
         workers: int = 1,
         executor: Executor | None = None,
         max_pixels: int = MAX_PIXELS,
+        isolate: bool = False,
+        limits: Limits | None = None,
     ) -> Iterator[IngestResult]:
         """Walk, extract and store files, yielding one result per input file.
 
-        Extraction runs outside the lock (in ``workers`` processes or on ``executor``);
+        Extraction runs outside the lock (in supervised worker processes with per-file
+        time and memory limits when ``workers > 1`` or ``isolate``, or on ``executor``);
         results are committed in batches, each batch one log append and one catalogue
         write. A file whose bytes are already in the registry adds a sighting only.
         """
         submission = submission or Submission()
         records = extract_all(
-            walk(paths), workers=workers, executor=executor, max_pixels=max_pixels
+            walk(paths),
+            workers=workers,
+            executor=executor,
+            max_pixels=max_pixels,
+            isolate=isolate,
+            limits=limits,
         )
         batch: list[Extracted] = []
         started = time.monotonic()
