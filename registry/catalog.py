@@ -1,10 +1,10 @@
 """The catalogue: one document per item, a view folded from the custody log.
 
-Stored in TinyDB (``catalog.json``) through ``AtomicJSONStorage``. TinyDB rewrites its
-whole table on every insert or update, so changes are staged in memory and applied in
-one ``insert_multiple`` and one ``update`` per batch, then written once. Lookups go
-through in-memory indexes (sha256 -> document id, a sorted list for prefixes, case ->
-items) built when the catalogue is opened.
+Stored as TinyDB files (shards of ``SHARD_SIZE`` items) through ``AtomicJSONStorage``.
+TinyDB rewrites a whole file on every insert or update, so changes are staged in memory
+and each changed shard is written once per batch with one ``insert_multiple`` and one
+``update``. Lookups go through in-memory indexes (sha256 -> shard, a sorted list for
+prefixes, case -> items) read from ``index.json`` when the catalogue is opened.
 
 Every change comes from a custody entry through ``apply``; ``rebuild`` replays the
 whole log into an empty catalogue, which is how ``verify`` checks that the two agree.
@@ -14,13 +14,18 @@ from __future__ import annotations
 
 import bisect
 import copy
+import json
+import os
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from tinydb import TinyDB
+from tinydb.table import Document, Table
 
 from ingest.errors import AmbiguousPrefix, ItemNotFound
 
+from .fsutil import atomic_write
 from .storage import AtomicJSONStorage
 from .timeutil import parse_instant
 
@@ -48,24 +53,100 @@ SIGHTING_FIELDS = (
 )
 
 
+#: Items per shard file. Small shards keep a cold lookup and a batch write cheap.
+SHARD_SIZE = 128
+#: Shards kept parsed in memory (besides those with unwritten changes).
+CACHED_SHARDS = 64
+
+
+class _ItemTable(Table):
+    """Items keyed by their sha256 instead of TinyDB's counter."""
+
+    document_id_class = str  # type: ignore[assignment]
+
+    def _get_next_id(self) -> Any:
+        raise TypeError("catalogue items are always inserted with their sha256 as id")
+
+
+class _ItemDB(TinyDB):
+    table_class = _ItemTable
+
+
+class _Shard:
+    """One TinyDB file of up to ``SHARD_SIZE`` items, with staged changes."""
+
+    def __init__(self, path: str | None) -> None:
+        self.storage = AtomicJSONStorage(path)
+        self.table = _ItemDB(storage=_Reuse(self.storage)).table("items", cache_size=0)
+        self.staged: dict[str, dict[str, Any]] = {}
+
+    def get(self, sha: str) -> dict[str, Any] | None:
+        if sha in self.staged:
+            return self.staged[sha]
+        doc = self.table.get(doc_id=sha)
+        return dict(doc) if doc is not None else None
+
+    def flush(self) -> None:
+        if not self.staged:
+            return
+        staged, self.staged = self.staged, {}
+        existing = [sha for sha in staged if self.table.contains(doc_id=sha)]
+
+        def replace(doc: dict[str, Any]) -> None:
+            new = staged[doc["sha256"]]
+            doc.clear()
+            doc.update(new)
+
+        if existing:  # one table rewrite for all updates
+            self.table.update(replace, doc_ids=existing)
+        fresh = [Document(doc, doc_id=sha) for sha, doc in staged.items() if sha not in existing]
+        if fresh:
+            self.table.insert_multiple(fresh)
+        self.storage.flush()
+
+
 class Catalog:
-    """The item catalogue (``path=None`` keeps it in memory only)."""
+    """The item catalogue: a folder of shard files plus an index (``path=None``: memory).
+
+    Layout: ``index.json`` maps every sha256 to its shard and cases and records how far
+    into the custody log the fold has got; ``shard-NNNNNN.json`` are TinyDB files of up
+    to ``SHARD_SIZE`` items in the order they were stored. Opening reads only the index;
+    a shard is parsed when one of its items is needed. A batch rewrites the shards it
+    changed and the index, each atomically, the index last: a crash in between leaves
+    shard documents the index does not name, which the replay from the log overwrites.
+    """
 
     def __init__(self, path: str | None) -> None:
         self.path = path
-        self.storage = AtomicJSONStorage(path)
-        self.db = TinyDB(storage=_Reuse(self.storage))
-        self.items = self.db.table("items", cache_size=0)
-        self.meta_table = self.db.table("meta", cache_size=0)
-        self._ids: dict[str, int] = {}
-        self._sorted: list[str] = []
+        self.index_path = os.path.join(path, "index.json") if path else None
+        index: dict[str, Any] = {}
+        if self.index_path and os.path.exists(self.index_path):
+            with open(self.index_path, "rb") as fh:
+                index = json.loads(fh.read())
+        self._meta: dict[str, Any] = dict(index.get("meta") or {})
+        # sha256 -> [shard number, [cases]]
+        self._where: dict[str, list[Any]] = {k: list(v) for k, v in index.get("items", {}).items()}
+        self._counts: dict[int, int] = {}
         self._cases: dict[str, set[str]] = {}
-        self._new: dict[str, dict[str, Any]] = {}
-        self._changed: dict[int, dict[str, Any]] = {}
-        self._meta: dict[str, Any] = dict(self.meta_table.get(doc_id=1) or {})
-        for doc in self.items:
-            self._index(doc["sha256"], doc.doc_id, doc)
-        self._sorted = sorted(self._ids)
+        for sha, (shard, cases) in self._where.items():
+            self._counts[shard] = self._counts.get(shard, 0) + 1
+            for case in cases:
+                self._cases.setdefault(case, set()).add(sha)
+        self._sorted = sorted(self._where)
+        self._unsorted: set[str] = set()
+        self._shards: OrderedDict[int, _Shard] = OrderedDict()
+        self._dirty = False
+
+    def _shard(self, number: int) -> _Shard:
+        shard = self._shards.get(number)
+        if shard is None:
+            path = os.path.join(self.path, f"shard-{number:06d}.json") if self.path else None
+            shard = self._shards[number] = _Shard(path)
+            clean = [n for n, s in self._shards.items() if not s.staged and n != number]
+            for n in clean[: max(0, len(self._shards) - CACHED_SHARDS)]:
+                del self._shards[n]
+        self._shards.move_to_end(number)
+        return shard
 
     # --- state of the fold ---------------------------------------------------------------
 
@@ -82,24 +163,19 @@ class Catalog:
         return self._meta.get("log_hash")
 
     def __len__(self) -> int:
-        return len(self._ids) + len(self._new)
+        return len(self._where)
 
     def __contains__(self, sha256: str) -> bool:
-        return sha256 in self._ids or sha256 in self._new
+        return sha256 in self._where
 
     # --- lookups ------------------------------------------------------------------------
 
     def get(self, sha256: str) -> dict[str, Any] | None:
         """The item document, or None."""
-        if sha256 in self._new:
-            return self._new[sha256]
-        doc_id = self._ids.get(sha256)
-        if doc_id is None:
+        where = self._where.get(sha256)
+        if where is None:
             return None
-        if doc_id in self._changed:
-            return self._changed[doc_id]
-        doc = self.items.get(doc_id=doc_id)
-        return dict(doc) if doc is not None else None
+        return self._shard(where[0]).get(sha256)
 
     def resolve(self, prefix: str) -> str:
         """The full sha256 of the one item whose id starts with ``prefix``.
@@ -119,6 +195,7 @@ class Catalog:
         return found[0]
 
     def with_prefix(self, prefix: str, limit: int | None = None) -> list[str]:
+        self._sort()
         out = []
         i = bisect.bisect_left(self._sorted, prefix)
         while i < len(self._sorted) and self._sorted[i].startswith(prefix):
@@ -126,20 +203,59 @@ class Catalog:
             if limit is not None and len(out) >= limit:
                 break
             i += 1
-        out.extend(s for s in self._new if s.startswith(prefix) and s not in out)
-        return out[:limit] if limit is not None else out
+        return out
+
+    def _sort(self) -> None:
+        if self._unsorted:
+            for sha in self._unsorted:
+                bisect.insort(self._sorted, sha)
+            self._unsorted.clear()
 
     def shas(self, case: str | None = None) -> list[str]:
         """Item ids, sorted; only those sighted in ``case`` when given."""
         if case is None:
-            return sorted(set(self._sorted) | set(self._new))
+            self._sort()
+            return list(self._sorted)
         return sorted(self._cases.get(case, ()))
 
+    def in_storage_order(self) -> Iterator[dict[str, Any]]:
+        """Every item, shard by shard (one parse per shard: for full scans)."""
+        by_shard: dict[int, list[str]] = {}
+        for sha, (shard, _) in self._where.items():
+            by_shard.setdefault(shard, []).append(sha)
+        for number in sorted(by_shard):
+            shard = self._shard(number)
+            for sha in by_shard[number]:
+                doc = shard.get(sha)
+                if doc is not None:
+                    yield doc
+
     def iter_items(self, case: str | None = None) -> Iterator[dict[str, Any]]:
-        for sha in self.shas(case):
-            doc = self.get(sha)
-            if doc is not None:
-                yield doc
+        """Items sorted by sha256 (of one case).
+
+        A case's items are read shard by shard (each shard parsed once) and sorted in
+        memory; the whole catalogue is streamed in sha256 order a shard at a time.
+        """
+        shas = self.shas(case)
+        if case is None:
+            for sha in shas:
+                doc = self.get(sha)
+                if doc is not None:
+                    yield doc
+            return
+        by_shard: dict[int, list[str]] = {}
+        for sha in shas:
+            by_shard.setdefault(self._where[sha][0], []).append(sha)
+        docs = {}
+        for number in sorted(by_shard):
+            shard = self._shard(number)
+            for sha in by_shard[number]:
+                doc = shard.get(sha)
+                if doc is not None:
+                    docs[sha] = doc
+        for sha in shas:
+            if sha in docs:
+                yield docs[sha]
 
     # --- changes ------------------------------------------------------------------------
 
@@ -185,62 +301,55 @@ class Catalog:
             if case and case not in doc["cases"]:
                 doc["cases"].append(case)
                 self._cases.setdefault(case, set()).add(sha)
+                self._where[sha][1] = list(doc["cases"])
             doc["first_seen"] = first_seen(doc["sightings"], doc["metadata"])
             self._put(doc)
         self._meta = {"log_seq": entry["seq"], "log_hash": entry_hash, "log_offset": end_offset}
+        self._dirty = True
 
     def _editable(self, sha: str) -> dict[str, Any]:
         doc = self.get(sha)
         if doc is None:
             raise ItemNotFound(sha)
-        return copy.deepcopy(doc) if sha not in self._new else doc
+        return copy.deepcopy(doc)
 
     def _put(self, doc: dict[str, Any]) -> None:
         sha = doc["sha256"]
-        doc_id = self._ids.get(sha)
-        if doc_id is None:
-            self._new[sha] = doc
-        else:
-            self._changed[doc_id] = doc
+        where = self._where.get(sha)
+        if where is None:
+            last = max(self._counts, default=0)
+            if self._counts.get(last, 0) >= SHARD_SIZE:
+                last += 1
+            self._counts[last] = self._counts.get(last, 0) + 1
+            where = self._where[sha] = [last, list(doc.get("cases") or [])]
+            self._unsorted.add(sha)
+        self._shard(where[0]).staged[sha] = doc
+        self._dirty = True
 
     def flush(self) -> None:
-        """Write every staged change with one table update and one file write."""
-        if self._new:
-            docs = list(self._new.values())
-            ids = self.items.insert_multiple(docs)
-            for doc, doc_id in zip(docs, ids, strict=True):
-                self._index(doc["sha256"], doc_id, doc)
-                bisect.insort(self._sorted, doc["sha256"])
-            self._new.clear()
-        if self._changed:
-            by_sha = {doc["sha256"]: doc for doc in self._changed.values()}
-
-            def replace(doc: dict[str, Any]) -> None:
-                new = by_sha[doc["sha256"]]
-                doc.clear()
-                doc.update(new)
-
-            self.items.update(replace, doc_ids=list(self._changed))
-            self._changed = {}
-        self.meta_table.upsert(_with_id(self._meta), cond=None)  # type: ignore[arg-type]
-        self.storage.flush()
-
-    def discard(self) -> None:
-        """Drop staged changes (after a failed batch); reopen to be safe."""
-        self._new.clear()
-        self._changed.clear()
-
-    def _index(self, sha: str, doc_id: int, doc: dict[str, Any]) -> None:
-        self._ids[sha] = doc_id
-        for case in doc.get("cases") or ():
-            self._cases.setdefault(case, set()).add(sha)
+        """Write the changed shards, then the index: each file once, atomically."""
+        if self.path is None:
+            for shard in self._shards.values():
+                shard.flush()
+            self._dirty = False
+            return
+        if not self._dirty:
+            return
+        os.makedirs(self.path, exist_ok=True)
+        for shard in self._shards.values():
+            shard.flush()
+        index = {"format": 1, "meta": self._meta, "items": self._where}
+        atomic_write(self.index_path, json.dumps(index, separators=(",", ":")).encode("utf-8"))
+        self._dirty = False
 
 
 def rebuild(entries: Iterable[tuple[dict[str, Any], str, int]], path: str | None) -> Catalog:
     """A catalogue folded from ``(entry, entry_hash, end_offset)`` triples."""
     catalog = Catalog(path)
-    for entry, digest, end in entries:
+    for n, (entry, digest, end) in enumerate(entries, start=1):
         catalog.apply(entry, entry_hash=digest, end_offset=end)
+        if path is not None and n % 20_000 == 0:
+            catalog.flush()  # bounds memory: written shards can leave the cache
     return catalog
 
 
@@ -262,12 +371,6 @@ def first_seen(sightings: list[dict[str, Any]], metadata: dict[str, Any]) -> dic
         "claimed_source_url": claimed.get("source_url") if claimed else None,
         "captured_at": (metadata or {}).get("captured_at"),
     }
-
-
-def _with_id(meta: dict[str, Any]) -> Any:
-    from tinydb.table import Document
-
-    return Document(meta, doc_id=1)
 
 
 class _Reuse:

@@ -5,7 +5,7 @@ On-disk layout of a registry folder::
     REGISTRY.json        format marker (written last by init)
     custody.jsonl        the chain-of-custody log: the source of truth
     custody.head.json    last sequence number, entry hash and byte length of the log
-    catalog.json         the catalogue (TinyDB), a view rebuilt from the log
+    catalog/             the catalogue: index.json and TinyDB shard files, a view of the log
     vault/aa/bb/<sha256> the original bytes, read-only; vault/.staging/ for copies in flight
     keys/                installation.key (0600) and public/<key id>.pem
     .lock                serialises writers
@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -117,7 +118,7 @@ class Registry:
             self.keys,
         )
         self.vault = Vault(os.path.join(self.root, "vault"))
-        self.catalog_path = os.path.join(self.root, "catalog.json")
+        self.catalog_path = os.path.join(self.root, "catalog")
         self.lock = FileLock(os.path.join(self.root, ".lock"), timeout=lock_timeout)
         self._catalog: Catalog | None = None
         self._catalog_stamp: tuple[int, int, int] | None = None
@@ -157,7 +158,7 @@ class Registry:
     @property
     def catalog(self) -> Catalog:
         """The catalogue as last written (reloaded when another process changed it)."""
-        stamp = _stamp(self.catalog_path)
+        stamp = _stamp(os.path.join(self.catalog_path, "index.json"))
         if self._catalog is None or stamp != self._catalog_stamp:
             self._catalog = Catalog(self.catalog_path)
             self._catalog_stamp = stamp
@@ -198,7 +199,7 @@ class Registry:
         """Write the catalogue (call inside ``writing()``)."""
         catalog = self.catalog
         catalog.flush()
-        self._catalog_stamp = _stamp(self.catalog_path)
+        self._catalog_stamp = _stamp(os.path.join(self.catalog_path, "index.json"))
 
     def recover(self, actor: str = DEFAULT_ACTOR) -> list[dict[str, Any]]:
         """Finish or undo what an interrupted writer left (call under the lock).
@@ -239,6 +240,8 @@ class Registry:
         for tmp in iter_stray_temps(self.root):
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+        for leftover in (self.catalog_path + ".rebuild", self.catalog_path + ".old"):
+            shutil.rmtree(leftover, ignore_errors=True)
         if notes:
             self.record(
                 [{"actor": actor, "action": "registry.recovered", "details": {"repairs": notes}}]
@@ -426,9 +429,16 @@ class Registry:
     def rebuild(self, *, actor: str = DEFAULT_ACTOR) -> int:
         """Rebuild the catalogue from the custody log; returns the number of items."""
         with self.writing(actor):
-            fresh = rebuild_catalog(self._log_triples(), self.catalog_path + ".rebuild")
+            building, old = self.catalog_path + ".rebuild", self.catalog_path + ".old"
+            shutil.rmtree(building, ignore_errors=True)
+            fresh = rebuild_catalog(self._log_triples(), building)
             fresh.flush()
-            os.replace(self.catalog_path + ".rebuild", self.catalog_path)
+            shutil.rmtree(old, ignore_errors=True)
+            # A crash between these renames leaves no catalogue: the next writer then
+            # replays the whole log, which is what a rebuild does anyway.
+            os.replace(self.catalog_path, old)
+            os.replace(building, self.catalog_path)
+            shutil.rmtree(old, ignore_errors=True)
             self._catalog = None
             self.record(
                 [{"actor": actor, "action": "catalog.rebuilt", "details": {"items": len(fresh)}}]

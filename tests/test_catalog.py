@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ingest.errors import AmbiguousPrefix, ItemNotFound
+from registry import catalog as catalog_module
 from registry.catalog import Catalog, first_seen
 
 
@@ -43,7 +44,7 @@ def _entries(n: int, start_seq: int = 1):
 
 @pytest.fixture(params=["memory", "json"])
 def catalog_path(request, tmp_path: Path) -> str | None:
-    return None if request.param == "memory" else str(tmp_path / "catalog.json")
+    return None if request.param == "memory" else str(tmp_path / "catalog")
 
 
 def _fill(cat: Catalog, n: int) -> None:
@@ -78,16 +79,70 @@ def test_prefix_errors(catalog_path: str | None) -> None:
 
 
 def test_reopen_from_disk(tmp_path: Path) -> None:
-    path = str(tmp_path / "catalog.json")
+    path = str(tmp_path / "catalog")
     cat = Catalog(path)
     _fill(cat, 5)
     again = Catalog(path)
     assert again.shas() == cat.shas() and again.log_seq == cat.log_seq
-    assert json.loads(Path(path).read_text())["items"]
+    assert again.get(_sha(4)) == cat.get(_sha(4))
+    index = json.loads((tmp_path / "catalog" / "index.json").read_text())
+    assert len(index["items"]) == 5
+
+
+def test_sharded_writes_touch_only_changed_shards(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(catalog_module, "SHARD_SIZE", 4)
+    path = tmp_path / "catalog"
+    cat = Catalog(str(path))
+    _fill(cat, 10)  # 10 items -> shards 0, 1, 2
+    assert sorted(p.name for p in path.glob("shard-*.json")) == [
+        "shard-000000.json",
+        "shard-000001.json",
+        "shard-000002.json",
+    ]
+    before = {p.name: p.stat().st_mtime_ns for p in path.glob("shard-*.json")}
+    sha = _sha(0)
+    cat.apply(
+        {
+            "seq": 99,
+            "time": "2026-02-01T00:00:00+00:00",
+            "actor": "c",
+            "action": "sighting.added",
+            "sha256": sha,
+            "details": {"case": "C3"},
+        },
+        entry_hash="h" * 64,
+        end_offset=999,
+    )
+    cat.flush()
+    after = {p.name: p.stat().st_mtime_ns for p in path.glob("shard-*.json")}
+    changed = sorted(n for n in after if after[n] != before[n])
+    assert changed == ["shard-000000.json"]
+    again = Catalog(str(path))
+    assert again.shas("C3") == [sha] and len(again.get(sha)["sightings"]) == 2
+
+
+def test_unindexed_shard_documents_are_overwritten_by_replay(tmp_path: Path) -> None:
+    """A crash after a shard write but before the index write: replay is idempotent."""
+    path = tmp_path / "catalog"
+    cat = Catalog(str(path))
+    _fill(cat, 3)
+    saved_index = (path / "index.json").read_bytes()
+    entries = list(_entries(5))[6:]  # items 3 and 4 (two entries each)
+    for entry in entries:
+        cat.apply(entry, entry_hash="h" * 64, end_offset=entry["seq"] * 10)
+    cat.flush()
+    (path / "index.json").write_bytes(saved_index)  # the index write never happened
+    again = Catalog(str(path))
+    assert len(again) == 3
+    for entry in entries:
+        again.apply(entry, entry_hash="h" * 64, end_offset=entry["seq"] * 10)
+    again.flush()
+    final = Catalog(str(path))
+    assert len(final) == 5 and len(final.get(_sha(4))["sightings"]) == 1
 
 
 def test_nothing_written_before_flush(tmp_path: Path) -> None:
-    path = tmp_path / "catalog.json"
+    path = tmp_path / "catalog"
     cat = Catalog(str(path))
     for entry in _entries(3):
         cat.apply(entry, entry_hash="h" * 64, end_offset=1)

@@ -145,11 +145,10 @@ def test_verify_finds_an_edited_entry_and_a_truncated_log(reg: Registry, tmp_pat
 
 def test_verify_finds_an_edited_catalogue_record(reg: Registry, tmp_path: Path) -> None:
     [res] = reg.ingest([write_jpeg(tmp_path / "a.jpg", 1)])
-    cat = Path(reg.catalog_path)
-    data = json.loads(cat.read_text())
-    doc = next(iter(data["items"].values()))
-    doc["metadata"]["captured_at"] = "1999-01-01T00:00:00"
-    cat.write_text(json.dumps(data))
+    shard = Path(reg.catalog_path) / "shard-000000.json"
+    data = json.loads(shard.read_text())
+    data["items"][res.sha256]["metadata"]["captured_at"] = "1999-01-01T00:00:00"
+    shard.write_text(json.dumps(data))
     problems = Registry.open(reg.root).verify().problems
     assert [(p.code, p.sha256, p.field) for p in problems] == [
         ("CatalogMismatch", res.sha256, "metadata")
@@ -161,9 +160,10 @@ def test_verify_finds_an_edited_catalogue_record(reg: Registry, tmp_path: Path) 
 
 
 def test_recovery_after_crash_between_log_and_catalogue(reg: Registry, tmp_path: Path) -> None:
-    saved = Path(reg.catalog_path).read_bytes()
+    index = Path(reg.catalog_path) / "index.json"
+    saved = index.read_bytes()
     [res] = reg.ingest([write_jpeg(tmp_path / "a.jpg", 1)])
-    Path(reg.catalog_path).write_bytes(saved)  # the catalogue write never happened
+    index.write_bytes(saved)  # the catalogue's index write never happened
     again = Registry.open(reg.root)
     with pytest.raises(ItemNotFound):
         again.show(res.sha256)  # readers see the last written catalogue
