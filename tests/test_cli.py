@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, run_cli, write_jpeg
 
+from conftest import ROOT, run_cli, write_jpeg
 from registry.cli import cli
 
 

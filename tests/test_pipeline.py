@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import write_jpeg, write_video
 from PIL import Image
 
+from conftest import write_jpeg, write_video
 from ingest import extract
 from ingest.pipeline import extract_all
 from ingest.walk import walk

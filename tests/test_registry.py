@@ -8,8 +8,8 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import write_jpeg
 
+from conftest import write_jpeg
 from registry import ItemNotFound, NotARegistry, Registry, Submission, init_registry
 
 

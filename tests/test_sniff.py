@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 
 import pytest
-from conftest import write_video
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
+from conftest import write_video
 from ingest.errors import UnsupportedType
 from ingest.sniff import HEAD_SIZE, sniff
 
