@@ -86,6 +86,10 @@ class RegistryLocked(RegistryError):
     """Registry is locked by another writer."""
 
 
+class RegistryNotWritable(RegistryError):
+    """Registry cannot be written (disk full, read-only or no permission); nothing half-written."""
+
+
 class ItemNotFound(RegistryError):
     """No item matches."""
 

@@ -54,6 +54,10 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except EvidenceError as exc:
             click.echo(f"error: {exc.message}", err=True)
             sys.exit(1)
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            click.echo(f"error: {exc.strerror or exc}{where}", err=True)
+            sys.exit(1)
 
     return wrapper
 

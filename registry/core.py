@@ -38,6 +38,7 @@ from ingest.errors import (
     NotARegistry,
     RegistryError,
     RegistryLocked,
+    RegistryNotWritable,
 )
 from ingest.image import MAX_PIXELS
 from ingest.supervisor import Limits
@@ -173,14 +174,25 @@ class Registry:
 
     @contextlib.contextmanager
     def writing(self, actor: str = DEFAULT_ACTOR) -> Iterator[Catalog]:
-        """Hold the writer lock, with the registry recovered and the catalogue current."""
+        """Hold the writer lock, with the registry recovered and the catalogue current.
+
+        An operating-system error while writing (disk full, read-only file system, lost
+        permissions) becomes ``RegistryNotWritable``. What was written before it stays
+        valid: every file is replaced atomically and the log is cut back to its last
+        whole entry, so the next writer's ``recover`` finds a consistent registry.
+        """
         try:
             self.lock.acquire()
         except Timeout as exc:
             raise RegistryLocked(f"{self.root} (waited {self.lock.timeout:.0f} s)") from exc
+        except OSError as exc:
+            raise RegistryNotWritable(f"{self.root}: {exc.strerror or exc}") from exc
         try:
             self.recover(actor)
             yield self.catalog
+        except OSError as exc:
+            self._catalog = None  # staged changes may not be on disk; reload next time
+            raise RegistryNotWritable(f"{self.root}: {exc.strerror or exc}") from exc
         finally:
             self.lock.release()
 

@@ -240,7 +240,11 @@ class CustodyLog:
         except OSError as exc:
             self._undo_partial_append(head.offset)
             raise CustodyLogError(f"cannot append to the log: {exc.strerror or exc}") from exc
-        self._write_head(Head(seq, prev, head.offset + len(payload)))
+        try:
+            self._write_head(Head(seq, prev, head.offset + len(payload)))
+        except OSError as exc:
+            # The entries are durable; ``recover`` adopts them into the head next time.
+            raise CustodyLogError(f"cannot update the head: {exc.strerror or exc}") from exc
         return out
 
     def _undo_partial_append(self, offset: int) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
+import logging
 import os
 import struct
 import time
@@ -308,6 +310,15 @@ def test_exifread_crash_becomes_metadata_error(monkeypatch):
     with pytest.raises(MetadataError, match="IndexError") as info:
         read_exif(full_photo())
     assert isinstance(info.value.__cause__, IndexError)
+
+
+def test_exifread_warnings_are_silenced(caplog):
+    corrupt = mutate(full_photo(), [("flip", 30, 7), ("delete", 40, 0)])
+    with caplog.at_level(logging.DEBUG):
+        for data in (corrupt, b"\x00" * 64, full_photo("WEBP")):
+            with contextlib.suppress(MetadataError):
+                read_exif(data)
+    assert [record for record in caplog.records if record.name.startswith("exifread")] == []
 
 
 def test_missing_file_is_unreadable(tmp_path):
