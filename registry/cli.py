@@ -172,7 +172,8 @@ def ingest(
         raise click.BadParameter(str(exc), param_hint="--posted-at") from exc
     reg = _open(ctx, create=True, actor=actor)
     counts = {"new": 0, "known": 0, "error": 0}
-    show_bar = sys.stderr.isatty() or not as_json
+    # A bar only where someone watches: never into logs or pipes.
+    show_bar = sys.stderr.isatty()
     from tqdm import tqdm
 
     with tqdm(
@@ -234,7 +235,7 @@ def list_(ctx: click.Context, case: str | None, as_json: bool) -> None:
             name = item["sightings"][0]["original_name"] if item["sightings"] else ""
             click.echo(
                 f"{item['sha256'][:16]}  {item['media_type'] or '-':<5} {item['size']:>10}  "
-                f"captured {first.get('captured_at') or '-':<25}  "
+                f"captured {first.get('captured_at') or '-':<29}  "
                 f"seen {first.get('observed_at', '')[:19]}  {name}"
             )
 
