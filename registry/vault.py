@@ -10,12 +10,13 @@ vouch for (``recover`` finishes moves that a crash interrupted).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import stat
 from collections.abc import Iterator
 
 from ingest.errors import FileChanged, UnreadableFile, VaultError
-from ingest.hashes import CHUNK, Digests, MultiHasher, read_chunks
+from ingest.hashes import CHUNK, Digests, MultiHasher, read_chunks, sha256_file
 
 from .fsutil import fsync_dir
 
@@ -51,10 +52,12 @@ class Vault:
         """
         os.makedirs(self.staging, exist_ok=True)
         final = self.staged_path(sha256)
-        if os.path.exists(final) and _digests(final).sha256 == sha256:
+        if os.path.exists(final) and sha256_file(final) == sha256:
             return final
         tmp = f"{final}.{os.getpid()}.part"
-        hasher = MultiHasher()
+        # SHA-256 alone decides: it is the id, and SHA-1/MD5 were taken from the same
+        # bytes by the ingest pass (verify re-checks all three).
+        hasher = hashlib.sha256()
         try:
             src = open(source, "rb")  # noqa: SIM115 - two files, one with-block below
         except OSError as exc:
@@ -74,10 +77,10 @@ class Vault:
                     raise UnreadableFile(f"read failed: {exc.strerror or exc}") from exc
                 dst.flush()
                 os.fsync(dst.fileno())
-            copied = hasher.digests().sha256
+            copied = hasher.hexdigest()
             if copied != sha256:
                 raise FileChanged(f"it hashed to {sha256[:16]}… when read, {copied[:16]}… now")
-            reread = _digests(tmp).sha256
+            reread = sha256_file(tmp)
             if reread != sha256:
                 raise VaultError(
                     f"the copy on disk reads back as {reread[:16]}…, not {sha256[:16]}…"
