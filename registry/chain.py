@@ -384,8 +384,7 @@ def _entry_problems(
         holds = f"a key with id {found}" if found else "no Ed25519 key"
         n = by_replaced[kid]
         yield ReplacedKey(
-            f"keys/public/{kid}.pem holds {holds}; {n} entries signed by {kid} cannot be "
-            "checked",
+            f"keys/public/{kid}.pem holds {holds}; {n} entries signed by {kid} cannot be checked",
             key=kid,
             found=found,
             entries=n,

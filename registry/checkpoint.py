@@ -90,9 +90,7 @@ class Checkpoint:
         fields = ("registry_id", "time", "key", "sig")
         if not all(isinstance(data.get(k), str) for k in fields):
             raise ValueError("a field is missing")
-        return cls(
-            data["registry_id"], size, root, data["time"], data["key"], data["sig"], file
-        )
+        return cls(data["registry_id"], size, root, data["time"], data["key"], data["sig"], file)
 
     def verify(self, keys: KeyRing) -> bool:
         """True when the signature is valid under a published key."""

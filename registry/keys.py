@@ -60,25 +60,34 @@ class KeyRing:
 
     def create(self, name: str = INSTALLATION, *, path: str | None = None) -> Signer:
         """Make a new private key ``<name>.key`` (0600) and publish its public key."""
-        os.makedirs(self.public_folder, exist_ok=True)
         path = path or os.path.join(self.folder, f"{_safe(name)}.key")
         if os.path.exists(path):
             raise FileExistsError(path)
+        signer = Signer(name, Ed25519PrivateKey.generate())
+        self.publish(signer)
+        self.store(signer, path)
+        return signer
+
+    def publish(self, signer: Signer) -> str:
+        """Write the public half of ``signer`` to ``public/<key id>.pem``."""
+        os.makedirs(self.public_folder, exist_ok=True)
+        public_pem = signer.key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        path = os.path.join(self.public_folder, f"{signer.id}.pem")
+        atomic_write(path, public_pem)
+        self._public = None
+        return path
+
+    def store(self, signer: Signer, path: str) -> None:
+        """Write the private key to ``path``, readable by the owner only."""
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        private = Ed25519PrivateKey.generate()
-        pem = private.private_bytes(
+        pem = signer.key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
         atomic_write(path, pem, mode=0o600)
-        signer = Signer(name, private)
-        public_pem = private.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        atomic_write(os.path.join(self.public_folder, f"{signer.id}.pem"), public_pem)
-        self._public = None
-        return signer
 
     def signer(self, name: str = INSTALLATION, *, path: str | None = None) -> Signer:
         """Load the private key ``name``."""
@@ -94,14 +103,6 @@ class KeyRing:
         """Where the private key of ``actor`` lives (whether or not it exists)."""
         tag = hashlib.sha256(actor.encode("utf-8", "surrogatepass")).hexdigest()[:8]
         return os.path.join(self.folder, ACTORS, f"{_safe(actor)[:64]}-{tag}.key")
-
-    def create_actor(self, actor: str) -> Signer:
-        """Make ``actor``'s own key pair.
-
-        Raises:
-            FileExistsError: The actor already has a key.
-        """
-        return self.create(actor, path=self.actor_key_path(actor))
 
     def actor_signer(self, actor: str) -> Signer | None:
         """``actor``'s own key, when they have one here."""

@@ -109,9 +109,7 @@ def check(reg: Registry) -> VerifyReport:
     report = VerifyReport()
     files = list(iter_checkpoint_files(reg.root))
     registry_id = _registry_id(reg)
-    signed = [
-        cp for _, cp, _ in files if cp is not None and cp.verify(reg.keys)
-    ]
+    signed = [cp for _, cp, _ in files if cp is not None and cp.verify(reg.keys)]
     longest = max(signed, key=lambda cp: cp.size, default=None)
     analysis = analyse(
         reg.log,
