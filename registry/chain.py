@@ -57,6 +57,7 @@ OK, BAD_SIG, UNKNOWN_KEY, REPLACED_KEY, UNPARSEABLE = (
 #: Statuses whose entries still vouch for their predecessor: their signature is either
 #: valid or cannot be checked because of a key problem, reported on its own.
 _STRUCTURAL = (OK, UNKNOWN_KEY, REPLACED_KEY)
+FORGED_TAIL = "forged tail"
 
 
 @dataclass(slots=True)
@@ -178,7 +179,10 @@ def analyse(
             if m not in taken:
                 free.append(m)
         slot = None
-        if why != "forged tail" and free:
+        if why == FORGED_TAIL:
+            taken.update(head_only)  # the head vouches for this very line; nothing is lost
+            why = "signature does not match; the head file was rewritten to vouch for it"
+        elif free:
             slot = info.seq if info.seq in free else free[0]
         damage.append(info.number)
         if slot is not None:
@@ -308,7 +312,7 @@ def _place(
         if slot is not None and slot in head_only and not info.vouches:
             # Only the (unsigned) head file vouches for it, and its signature fails:
             # a forged entry appended with the head rewritten to match.
-            strays.append((info, "forged tail"))
+            strays.append((info, FORGED_TAIL))
         elif slot is not None:
             candidates.setdefault(slot, []).append(info)
         elif info.seq is not None and info.seq not in vouched and info.vouches:

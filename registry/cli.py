@@ -18,6 +18,7 @@ import click
 from ingest.errors import EvidenceError
 
 from .core import DEFAULT_ACTOR, Registry, Submission, init_registry
+from .custody import set_invocation
 from .version import __version__
 
 DEFAULT_REGISTRY = "./evidence-registry"
@@ -56,7 +57,15 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Recorded(click.Group):
+    """The ``evidence`` group: records its arguments in the custody entries it causes."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        set_invocation(list(args))
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_Recorded, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--registry",
     "registry_path",
@@ -334,3 +343,7 @@ def _format_item(item: dict[str, Any]) -> str:
 
 def main() -> None:
     cli(prog_name="evidence")
+
+
+# Commands defined in their own modules register themselves on ``cli`` when imported.
+from . import cli_custody  # noqa: E402, F401
