@@ -269,6 +269,8 @@ def verify(ctx: click.Context, actor: str, as_json: bool) -> None:
         )
         for problem in report.problems:
             click.echo(f"  {problem.code}: {problem.message}")
+        if not report.catalog_checked:
+            click.echo("  (the catalogue was not compared with the damaged log)")
     if not report.ok:
         sys.exit(1)
 

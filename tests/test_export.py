@@ -326,3 +326,9 @@ def test_case_export_is_json_ld_with_files_actions_and_investigation(reg: Regist
     assert len(ids) == len(graph)  # every node once
     for node in by_type["case-investigation:InvestigativeAction"]:
         assert node["uco-action:performer"]["@id"] in ids
+
+
+def test_a_missing_original_stops_a_bag_with_a_clear_error(reg: Registry, tmp_path: Path):
+    os.unlink(reg.vault.path(reg.catalog.shas()[0]))
+    with pytest.raises(ExportError, match="run verify"):
+        export(reg, "bagit", tmp_path / "bag", actor="carol")

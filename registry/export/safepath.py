@@ -123,7 +123,11 @@ class OutDir:
     def copy(self, source: str, *parts: str) -> Written:
         """Copy ``source`` to a new file, hashing what was written."""
         h256, h512, size = hashlib.sha256(), hashlib.sha512(), 0
-        with open(source, "rb") as src, self._open(parts) as dst:
+        try:
+            src = open(source, "rb")  # noqa: SIM115 - closed by the with-block below
+        except OSError as exc:
+            raise ExportError(f"cannot read {source}: {exc.strerror or exc}; run verify") from exc
+        with src, self._open(parts) as dst:
             while chunk := src.read(1 << 20):
                 dst.write(chunk)
                 h256.update(chunk)
