@@ -25,6 +25,7 @@ h1{font-size:1.6em}h2{border-bottom:2px solid #ccc;margin-top:2em}h3{font-size:1
 table{border-collapse:collapse;margin:.5em 0;width:100%}
 td,th{border:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}
 th{background:#f4f4f4;width:14em}.log th{width:auto}
+.log{font-size:12px}.log td{overflow-wrap:anywhere}.log td:first-child{white-space:nowrap}
 code,.hash{font-family:ui-monospace,monospace;font-size:12px;word-break:break-all}
 section.item{border:1px solid #bbb;border-radius:6px;padding:0 1em 1em;margin:1.5em 0}
 .thumb{border:0;padding:0;background:#333;cursor:pointer;overflow:hidden;display:inline-block;
