@@ -28,7 +28,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .custody import GENESIS, CustodyLog, entry_hash, signed_message
+from ingest.errors import CustodyLogError
+
+from .custody import EMPTY_HEAD, GENESIS, CustodyLog, entry_hash, signed_message
 from .keys import KeyRing
 from .merkle import EMPTY_ROOT, RootBuilder, leaf_hash
 from .problems import (
@@ -96,6 +98,8 @@ class LogAnalysis:
 
     def entries(self, log: CustodyLog) -> Iterator[tuple[dict[str, Any], str, int]]:
         """``(entry, hash, end offset)`` of the vouched lines, in sequence order."""
+        if not self.genuine:
+            return
         with open(log.path, "rb") as fh:
             for slot in sorted(self.genuine):
                 info = self.genuine[slot]
@@ -122,7 +126,12 @@ def analyse(
         claimed_by: Who claims it, for the message.
     """
     out = LogAnalysis()
-    head = log.read_head()
+    head_readable = True
+    try:
+        head = log.read_head()
+    except CustodyLogError as exc:
+        out.problems.append(HeadMismatch(f"{exc.message}; the log is checked without it"))
+        head, head_readable = EMPTY_HEAD, False
     replaced = {k: v for k, v in keys.published_files().items() if v != k}
     wanted = set(root_sizes)
     builder = RootBuilder()
@@ -235,7 +244,7 @@ def analyse(
 
     at_head = genuine.get(head.seq)
     stale = head.seq < last_present or (at_head is not None and at_head.digest != head.hash)
-    if not damage and not cut_short and stale:
+    if not damage and not cut_short and stale and head_readable:
         problems.append(
             HeadMismatch(
                 f"head says entry {head.seq}, log ends at {last_present}",

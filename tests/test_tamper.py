@@ -414,3 +414,15 @@ def test_rebuild_repairs_an_edited_catalogue(reg: Registry):
     assert codes(reg) == ["CatalogMismatch"]
     reg.rebuild(actor="alice")
     assert check(reg).ok
+
+
+def test_a_deleted_log(reg: Registry):
+    os.unlink(reg.log.path)
+    found = problems(reg)
+    assert [c for c, _ in found] == ["TruncatedLog"], found
+    assert (found[0][1]["head_seq"], found[0][1]["log_seq"]) == (ENTRIES, 0)
+
+
+def test_a_garbled_head_file(reg: Registry):
+    Path(reg.log.head_path).write_text("not json")
+    assert codes(reg) == ["HeadMismatch"]
