@@ -158,9 +158,9 @@ def test_jsonl_holds_the_log_lines_byte_for_byte(reg: Registry, tmp_path: Path):
     assert exported and all(line in log_lines for line in exported)
     actions = {json.loads(line)["action"] for line in exported}
     assert {"registry.created", "item.stored", "metadata.extracted", "sighting.added"} <= actions
-    assert "note.added" not in actions or any(
-        json.loads(line).get("sha256") in result.items for line in exported
-    )
+    keys = json.loads((tmp_path / "out" / "public_keys.json").read_text())
+    assert set(keys) == {json.loads(line)["key"] for line in exported}
+    assert keys[reg.info["installation_key"]]["actor"] == "installation"
 
 
 def test_csv_cells_cannot_run_as_formulas(reg: Registry, tmp_path: Path):
@@ -197,6 +197,7 @@ def test_html_report_holds_every_item_and_loads_nothing(reg: Registry, tmp_path:
     assert "filter:blur" in html and 'id="show-all"' in html
     assert "line\nbreak.jpg" in html and "bad\\xffname.jpg" in html
     assert "Cluster 1: 2 items" in html and "crop" in html and "0.25" in html
+    assert reg.info["installation_key"] in html and "BEGIN PUBLIC KEY" in html
 
 
 def test_video_thumbnail_comes_from_a_frame(reg: Registry, tmp_path: Path):

@@ -14,6 +14,7 @@ the format, the folder, the items and the digests of what was written.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -114,6 +115,9 @@ def export(
     sel = gather(reg, shas, case, upto)
     folder = OutDir(os.fspath(out))
     files = FORMATS[fmt](_Job(reg, sel, folder, actor, checkpoint))
+    if fmt not in NEEDS_CHECKPOINT:  # a bag carries them under data/keys/
+        keys = json.dumps(sel.public_keys, indent=2, sort_keys=True) + "\n"
+        files.append(folder.write("public_keys.json", data=keys.encode("ascii")))
     listed = files if len(files) <= _LIST_FILES_UP_TO else [w for w in files if "/" not in w.rel]
     details = {
         "format": fmt,

@@ -81,15 +81,17 @@ def export_bag(
     )
     payload.append(out.write("data", "custody", "checkpoint.json", data=_json(cp)))
 
-    actors = _key_actors(lines)
-    key_index = {}
-    for kid in sorted({str(ll.entry.get("key")) for ll in lines} | {checkpoint.key}):
+    keys_used = dict(sel.public_keys)
+    if checkpoint.key not in keys_used:
         try:
-            pem = keys.public_pem(kid)
+            pem = keys.public_pem(checkpoint.key).decode("ascii")
+            keys_used[checkpoint.key] = {"actor": "installation", "pem": pem}
         except KeyError:
-            continue  # the verifier reports the entries whose key is absent
-        payload.append(out.write("data", "keys", f"{kid}.pem", data=pem))
-        key_index[kid] = {"actor": actors.get(kid), "file": f"data/keys/{kid}.pem"}
+            pass  # the verifier reports the checkpoint's key as absent
+    key_index = {}
+    for kid, key in sorted(keys_used.items()):
+        payload.append(out.write("data", "keys", f"{kid}.pem", data=key["pem"].encode("ascii")))
+        key_index[kid] = {"actor": key.get("actor"), "file": f"data/keys/{kid}.pem"}
     payload.append(out.write("data", "keys", "keys.json", data=_json(key_index)))
 
     now = datetime.now(UTC)
@@ -138,18 +140,6 @@ def _original_name(item: dict[str, Any]) -> str:
         if s.get("original_name"):
             return safe_name(str(s["original_name"]), default="original")
     return "original"
-
-
-def _key_actors(lines: list[Any]) -> dict[str, str]:
-    actors = {}
-    for ll in lines:
-        e = ll.entry
-        details = e.get("details") or {}
-        if e.get("action") == "registry.created" and details.get("installation_key"):
-            actors[details["installation_key"]] = "installation"
-        if e.get("action") == "key.created" and details.get("key_id"):
-            actors[details["key_id"]] = details.get("for_actor") or e.get("actor")
-    return actors
 
 
 def _manifest(files: list[Written], algorithm: str) -> bytes:

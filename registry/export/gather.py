@@ -47,6 +47,8 @@ class Selection:
     lines: list[LogLine]
     log_size: int
     neardups: list[dict[str, Any]] = field(default_factory=list)
+    #: The keys that signed the lines: ``{key id: {"actor", "pem"}}``.
+    public_keys: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def shas(self) -> list[str]:
@@ -121,7 +123,26 @@ def gather(reg: Registry, shas: list[str], case: str | None, upto: int | None = 
         lines=lines,
         log_size=size,
         neardups=list(pairs.values()),
+        public_keys=_public_keys(reg, lines),
     )
+
+
+def _public_keys(reg: Registry, lines: list[LogLine]) -> dict[str, dict[str, Any]]:
+    actors: dict[str, str] = {}
+    for ll in lines:
+        details = ll.entry.get("details") or {}
+        if ll.entry.get("action") == "registry.created" and details.get("installation_key"):
+            actors[details["installation_key"]] = "installation"
+        elif ll.entry.get("action") == "key.created" and details.get("key_id"):
+            actors[details["key_id"]] = details.get("for_actor") or ll.entry.get("actor")
+    out = {}
+    for kid in sorted({str(ll.entry.get("key")) for ll in lines}):
+        try:
+            pem = reg.keys.public_pem(kid).decode("ascii")
+        except KeyError:
+            continue  # verify reports the entries whose key is not published
+        out[kid] = {"actor": actors.get(kid), "pem": pem}
+    return out
 
 
 def _add_pair(pairs: dict[tuple[str, str], dict[str, Any]], entry: dict[str, Any]) -> None:

@@ -96,6 +96,10 @@ def render(sel: Selection, vault_path: Any, generated_at: str) -> str:
     parts.append(_clusters(sel, thumbs, by_sha))
     parts.append("<h2>Custody timeline</h2>")
     parts.append(_timeline([ll.entry for ll in sel.lines]))
+    parts.append("<h2>Public keys</h2><p>The Ed25519 keys that signed these entries.</p>")
+    for kid, key in sel.public_keys.items():
+        parts.append(f"<h3><code>{_e(kid)}</code> — {_e(key.get('actor') or '?')}</h3>")
+        parts.append(f"<pre>{_e(key['pem'])}</pre>")
     parts.append(f"<script>{_SCRIPT}</script></body></html>")
     return "\n".join(parts)
 
