@@ -25,10 +25,11 @@ from ingest.errors import (
 )
 
 from .actors import create_actor_key, list_keys
-from .checkpoint import make_checkpoint, prove_consistency, prove_item
+from .checkpoint import make_checkpoint
 from .core import IngestResult, Registry, Submission, init_registry, present
 from .export import export as export_items
 from .notes import add_note
+from .proofs import prove_consistency, prove_item
 from .verify import Problem, VerifyReport
 from .version import __version__
 

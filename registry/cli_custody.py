@@ -11,10 +11,11 @@ import sys
 import click
 
 from .actors import create_actor_key, list_keys
-from .checkpoint import make_checkpoint, prove_consistency, prove_item
+from .checkpoint import make_checkpoint
 from .cli import _dump, _open, actor_option, cli, handle_errors, json_option
 from .export import FORMATS, export
 from .notes import add_note
+from .proofs import prove_consistency, prove_item
 
 
 @cli.group()
