@@ -333,3 +333,26 @@ def test_a_missing_original_stops_a_bag_with_a_clear_error(reg: Registry, tmp_pa
     os.unlink(reg.vault.path(reg.catalog.shas()[0]))
     with pytest.raises(ExportError, match="run verify"):
         export(reg, "bagit", tmp_path / "bag", actor="carol")
+
+
+def test_case_export_parses_as_rdf_and_answers_a_sparql_query(reg: Registry, tmp_path: Path):
+    rdflib = pytest.importorskip("rdflib")  # a dev dependency; the export needs none
+    export(reg, "case", tmp_path / "out", actor="alice")
+    graph = rdflib.Graph()
+    graph.parse(tmp_path / "out" / "case.jsonld", format="json-ld")
+    rows = graph.query(
+        """
+        PREFIX uco-core: <https://ontology.unifiedcyberontology.org/uco/core/>
+        PREFIX uco-observable: <https://ontology.unifiedcyberontology.org/uco/observable/>
+        PREFIX uco-types: <https://ontology.unifiedcyberontology.org/uco/types/>
+        PREFIX uco-vocabulary: <https://ontology.unifiedcyberontology.org/uco/vocabulary/>
+        SELECT ?value WHERE {
+            ?file a uco-observable:File ; uco-core:hasFacet ?facet .
+            ?facet a uco-observable:ContentDataFacet ; uco-observable:hash ?hash .
+            ?hash uco-types:hashMethod "SHA256"^^uco-vocabulary:HashNameVocab ;
+                  uco-types:hashValue ?value .
+        }
+        """
+    )
+    found = sorted(bytes(row.value.toPython()).hex() for row in rows)
+    assert found == reg.catalog.shas()
