@@ -335,6 +335,7 @@ def test_a_missing_original_stops_a_bag_with_a_clear_error(reg: Registry, tmp_pa
         export(reg, "bagit", tmp_path / "bag", actor="carol")
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # rdflib's own JSON-LD parser
 def test_case_export_parses_as_rdf_and_answers_a_sparql_query(reg: Registry, tmp_path: Path):
     rdflib = pytest.importorskip("rdflib")  # a dev dependency; the export needs none
     export(reg, "case", tmp_path / "out", actor="alice")
