@@ -279,9 +279,20 @@ class Catalog:
                     "tools": {},
                     "sightings": [],
                     "cases": [],
+                    "notes": [],
                     "first_seen": first_seen([], {}),
                 }
             )
+            self._put(doc)
+        elif action == "note.added" and sha in self:
+            doc = self._editable(sha)
+            note = {
+                "seq": entry["seq"],
+                "time": entry["time"],
+                "actor": entry["actor"],
+                "text": details.get("text"),
+            }
+            doc.setdefault("notes", []).append(note)
             self._put(doc)
         elif action == "metadata.extracted" and sha in self:
             doc = self._editable(sha)

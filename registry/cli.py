@@ -20,6 +20,7 @@ from ingest.image import MAX_PIXELS
 from ingest.supervisor import Limits
 
 from .core import DEFAULT_ACTOR, Registry, Submission, init_registry
+from .custody import set_invocation
 from .version import __version__
 
 DEFAULT_REGISTRY = "./evidence-registry"
@@ -62,7 +63,15 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Recorded(click.Group):
+    """The ``evidence`` group: records its arguments in the custody entries it causes."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        set_invocation(list(args))
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_Recorded, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--registry",
     "registry_path",
@@ -284,6 +293,8 @@ def verify(ctx: click.Context, actor: str, as_json: bool) -> None:
         )
         for problem in report.problems:
             click.echo(f"  {problem.code}: {problem.message}")
+        if not report.catalog_checked:
+            click.echo("  (the catalogue was not compared with the damaged log)")
     if not report.ok:
         sys.exit(1)
 
@@ -358,3 +369,7 @@ def _format_item(item: dict[str, Any]) -> str:
 
 def main() -> None:
     cli(prog_name="evidence")
+
+
+# Commands defined in their own modules register themselves on ``cli`` when imported.
+from . import cli_custody  # noqa: E402, F401

@@ -540,6 +540,7 @@ def present(doc: dict[str, Any]) -> dict[str, Any]:
         "sightings",
         "first_seen",
         "cases",
+        "notes",
         "warnings",
         "vault",
         "stored_at",

@@ -5,7 +5,13 @@ Each line is one event::
     {"seq": 7, "time": "2026-11-26T12:00:00.123456+00:00", "actor": "alice",
      "action": "sighting.added", "sha256": "<item>", "details": {...},
      "tool": {"name": "evidence-registry", "version": "0.1.0"}, "host": "laptop-3",
+     "args": ["ingest", "x.jpg", "--case", "UA-031"],
      "prev": "<SHA-256 of the previous line>", "key": "<key id>", "sig": "<Ed25519, base64>"}
+
+``args`` (present on entries written by the command line) is the invocation that caused
+the entry, after the program name. An entry is signed with its actor's own key when the
+actor has one (``evidence key create``), else with the installation key; ``key`` says
+which.
 
 The signature covers the canonical JSON of the entry without ``sig``; ``prev`` is the
 SHA-256 of the previous line's bytes (without its newline), so editing, inserting,
@@ -21,7 +27,8 @@ import hashlib
 import json
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +41,32 @@ from .version import TOOL_NAME, __version__
 
 GENESIS = "0" * 64
 _HOST = socket.gethostname()
+#: Arguments recorded per entry are cut to this many characters in all (an ingest of a
+#: shell glob can name thousands of files; each entry need not repeat them all).
+MAX_ARGS_CHARS = 4096
+_INVOCATION: ContextVar[list[str] | None] = ContextVar("invocation", default=None)
+
+
+def set_invocation(args: Sequence[str] | None) -> None:
+    """Record the command-line arguments of this process in the entries it appends."""
+    if args is None:
+        _INVOCATION.set(None)
+        return
+    kept: list[str] = []
+    used = 0
+    for i, arg in enumerate(args):
+        text = str(arg).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        if used + len(text) > MAX_ARGS_CHARS:
+            kept.append(f"… ({len(args) - i} more arguments)")
+            break
+        kept.append(text)
+        used += len(text)
+    _INVOCATION.set(kept)
+
+
+def invocation() -> list[str] | None:
+    """The arguments set by ``set_invocation`` (``None`` outside the command line)."""
+    return _INVOCATION.get()
 
 
 def canonical(obj: Any) -> bytes:
@@ -200,7 +233,7 @@ class CustodyLog:
 
         Args:
             events: Each ``{"actor", "action", "sha256", "details"}``.
-            signer: The key that signs them.
+            signer: The key that signs events whose actor has no key of their own.
 
         Returns:
             ``(entry, entry_hash, end_offset)`` for each entry as written.
@@ -214,21 +247,28 @@ class CustodyLog:
         lines: list[bytes] = []
         end = head.offset
         seq, prev, time = head.seq, head.hash, utc_now()
+        args = invocation()
+        signers: dict[str, Signer] = {}
         for event in events:
             seq += 1
+            actor = event["actor"]
+            if actor not in signers:
+                signers[actor] = self.keys.actor_signer(actor) or signer
+            by = signers[actor]
             entry = {
                 "seq": seq,
                 "time": event.get("time") or time,
-                "actor": event["actor"],
+                "actor": actor,
                 "action": event["action"],
                 "sha256": event.get("sha256"),
                 "details": event.get("details") or {},
                 "tool": {"name": TOOL_NAME, "version": __version__},
                 "host": _HOST,
+                **({"args": args} if args is not None else {}),
                 "prev": prev,
-                "key": signer.id,
+                "key": by.id,
             }
-            entry["sig"] = signer.sign(signed_message(entry))
+            entry["sig"] = by.sign(signed_message(entry))
             line = canonical(entry)
             lines.append(line)
             prev = entry_hash(line)

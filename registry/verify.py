@@ -1,134 +1,76 @@
-"""Verification: the custody chain, its signatures and head, vault fixity, and the
-agreement of the catalogue with the log. Every problem is collected and reported, each
-a named ``Problem`` carrying its data.
+"""Verification: the custody log (chain, signatures, head), its checkpoints, the public
+keys, vault fixity, and the agreement of the catalogue with the log. Every problem is
+collected and reported, each a named ``Problem`` (``problems.py``) carrying its data.
+
+When the log itself is damaged, the problems that follow from the damage are not
+repeated: a checkpoint no longer matching an edited log is noted in the checkpoint's
+status, and the catalogue (built from the undamaged log) is not compared with the
+damaged one. Vault files are checked against both, so no change there goes unseen.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .catalog import Catalog
-from .custody import GENESIS, entry_hash, signed_message
+from .chain import LogAnalysis, analyse
+from .checkpoint import Checkpoint, iter_checkpoint_files
+from .problems import (
+    BadCheckpointSignature,
+    BadSignature,
+    BrokenChain,
+    CatalogMismatch,
+    CheckpointMismatch,
+    DeletedEntries,
+    EditedEntry,
+    ExtraFile,
+    HashMismatch,
+    HeadMismatch,
+    InsertedEntry,
+    MissingCheckpoint,
+    MissingFile,
+    Problem,
+    ReorderedEntries,
+    ReplacedKey,
+    SequenceError,
+    TornEntry,
+    TruncatedLog,
+    UnknownKey,
+    UnparseableEntry,
+    UnreadableCheckpoint,
+)
 
 if TYPE_CHECKING:
     from .core import Registry
 
-
-@dataclass
-class Problem:
-    """A problem found by verify."""
-
-    detail: str = ""
-
-    @property
-    def code(self) -> str:
-        return type(self).__name__
-
-    @property
-    def message(self) -> str:
-        base = (type(self).__doc__ or self.code).strip().rstrip(".")
-        return f"{base}: {self.detail}" if self.detail else base
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, **asdict(self)}
-
-
-@dataclass
-class UnparseableEntry(Problem):
-    """A custody log line is not a JSON object (edited or corrupted)."""
-
-    line: int = 0
-
-
-@dataclass
-class TornEntry(Problem):
-    """The custody log ends in an incomplete line."""
-
-    line: int = 0
-
-
-@dataclass
-class SequenceError(Problem):
-    """Custody entries are missing, inserted or out of order."""
-
-    line: int = 0
-    expected_seq: int = 0
-    found_seq: int | None = None
-
-
-@dataclass
-class BrokenChain(Problem):
-    """A custody entry does not point to the hash of the entry before it."""
-
-    seq: int = 0
-
-
-@dataclass
-class BadSignature(Problem):
-    """A custody entry's signature does not match its content (edited entry)."""
-
-    seq: int = 0
-    key: str | None = None
-
-
-@dataclass
-class UnknownKey(Problem):
-    """A custody entry is signed by a key the registry does not publish."""
-
-    seq: int = 0
-    key: str | None = None
-
-
-@dataclass
-class TruncatedLog(Problem):
-    """The custody log is shorter than its recorded head: entries were cut off."""
-
-    head_seq: int = 0
-    log_seq: int = 0
-
-
-@dataclass
-class HeadMismatch(Problem):
-    """The custody log's last entry is not the one its head file records."""
-
-    head_seq: int = 0
-    log_seq: int = 0
-
-
-@dataclass
-class MissingFile(Problem):
-    """A logged item's bytes are missing from the vault."""
-
-    sha256: str = ""
-    path: str = ""
-
-
-@dataclass
-class HashMismatch(Problem):
-    """A vault file's bytes do not match the hash recorded for it."""
-
-    sha256: str = ""
-    path: str = ""
-    algorithm: str = ""
-    expected: str = ""
-    found: str = ""
-
-
-@dataclass
-class ExtraFile(Problem):
-    """The vault holds a file that no custody entry vouches for."""
-
-    path: str = ""
-
-
-@dataclass
-class CatalogMismatch(Problem):
-    """A catalogue record differs from what the custody log says."""
-
-    sha256: str = ""
-    field: str = ""
+__all__ = [
+    "BadCheckpointSignature",
+    "BadSignature",
+    "BrokenChain",
+    "CatalogMismatch",
+    "CheckpointMismatch",
+    "DeletedEntries",
+    "EditedEntry",
+    "ExtraFile",
+    "HashMismatch",
+    "HeadMismatch",
+    "InsertedEntry",
+    "MissingCheckpoint",
+    "MissingFile",
+    "Problem",
+    "ReorderedEntries",
+    "ReplacedKey",
+    "SequenceError",
+    "TornEntry",
+    "TruncatedLog",
+    "UnknownKey",
+    "UnparseableEntry",
+    "UnreadableCheckpoint",
+    "VerifyReport",
+    "check",
+]
 
 
 @dataclass
@@ -140,6 +82,10 @@ class VerifyReport:
     items: int = 0
     vault_files: int = 0
     bytes_hashed: int = 0
+    #: Each checkpoint: ``{"file", "size", "root", "status"}``.
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)
+    #: False when the log is damaged, so the catalogue could not be compared with it.
+    catalog_checked: bool = True
 
     @property
     def ok(self) -> bool:
@@ -152,6 +98,8 @@ class VerifyReport:
             "items": self.items,
             "vault_files": self.vault_files,
             "bytes_hashed": self.bytes_hashed,
+            "checkpoints": self.checkpoints,
+            "catalog_checked": self.catalog_checked,
             "problems": [p.to_dict() for p in self.problems],
         }
 
@@ -159,79 +107,130 @@ class VerifyReport:
 def check(reg: Registry) -> VerifyReport:
     """Check everything; modifies nothing."""
     report = VerifyReport()
-    fold = _check_log(reg, report)
-    _check_vault(reg, fold, report)
-    _check_catalog(reg.catalog, fold, report)
+    files = list(iter_checkpoint_files(reg.root))
+    registry_id = _registry_id(reg)
+    signed = [cp for _, cp, _ in files if cp is not None and cp.verify(reg.keys)]
+    longest = max(signed, key=lambda cp: cp.size, default=None)
+    analysis = analyse(
+        reg.log,
+        reg.keys,
+        root_sizes=[cp.size for cp in signed],
+        claimed_size=longest.size if longest else 0,
+        claimed_by=f"checkpoint {longest.file}" if longest else "",
+    )
+    report.entries = analysis.lines
+    report.problems.extend(analysis.problems)
+    fold = Catalog(None)
+    logged_checkpoints: list[dict[str, Any]] = []
+    for entry, digest, end in analysis.entries(reg.log):
+        fold.apply(entry, entry_hash=digest, end_offset=end)
+        if entry.get("action") == "checkpoint":
+            logged_checkpoints.append(entry)
+    _check_checkpoints(reg, files, registry_id, analysis, logged_checkpoints, report)
+    _check_vault(reg, fold, None if analysis.intact else reg.catalog, report)
+    if analysis.intact:
+        _check_catalog(reg.catalog, fold, report)
+    else:
+        report.catalog_checked = False
     report.items = len(fold)
     return report
 
 
-def _check_log(reg: Registry, report: VerifyReport) -> Catalog:
-    fold = Catalog(None)
-    prev_hash, expected, last_seq = GENESIS, 1, 0
-    keys = reg.keys
-    for number, raw in enumerate(reg.log.lines(), start=1):
-        report.entries += 1
-        if not raw.complete:
-            report.problems.append(TornEntry(f"line {number}", line=number))
-            break
-        entry = raw.entry
-        if entry is None or not isinstance(entry.get("seq"), int):
-            report.problems.append(UnparseableEntry(f"line {number}", line=number))
-            prev_hash = entry_hash(raw.line)
-            expected += 1
+def _registry_id(reg: Registry) -> str | None:
+    try:
+        return str(reg.info.get("registry_id"))
+    except (OSError, ValueError):
+        return None
+
+
+def _check_checkpoints(
+    reg: Registry,
+    files: list[tuple[str, Checkpoint | None, str]],
+    registry_id: str | None,
+    analysis: LogAnalysis,
+    logged: list[dict[str, Any]],
+    report: VerifyReport,
+) -> None:
+    replaced = {k for k, v in reg.keys.published_files().items() if v != k}
+    by_file: dict[str, Checkpoint] = {}
+    for rel, cp, why in files:
+        if cp is None:
+            report.problems.append(UnreadableCheckpoint(f"{rel}: {why}", file=rel))
             continue
-        seq = entry["seq"]
-        if seq != expected:
+        by_file[rel] = cp
+        summary = {"file": rel, "size": cp.size, "root": cp.root, "status": "ok"}
+        report.checkpoints.append(summary)
+        if registry_id and cp.registry_id != registry_id:
+            summary["status"] = "other registry"
             report.problems.append(
-                SequenceError(
-                    f"line {number} has seq {seq}, expected {expected}",
-                    line=number,
-                    expected_seq=expected,
-                    found_seq=seq,
+                UnreadableCheckpoint(f"{rel} is of registry {cp.registry_id}", file=rel)
+            )
+            continue
+        if not cp.verify(reg.keys):
+            if cp.key in replaced:
+                summary["status"] = "key replaced"  # ReplacedKey says so once
+                continue
+            summary["status"] = "bad signature"
+            unknown = cp.key not in reg.keys.public_keys()
+            report.problems.append(
+                BadCheckpointSignature(
+                    f"{rel}" + (f" (key {cp.key} is not published)" if unknown else ""),
+                    file=rel,
+                    size=cp.size,
+                    key=cp.key,
                 )
             )
-        if entry.get("prev") != prev_hash:
-            report.problems.append(BrokenChain(f"entry {seq}", seq=seq))
-        kid = entry.get("key")
-        if kid not in keys.public_keys():
-            report.problems.append(UnknownKey(f"entry {seq}, key {kid}", seq=seq, key=kid))
-        elif not keys.verify(kid, signed_message(entry), str(entry.get("sig", ""))):
-            report.problems.append(BadSignature(f"entry {seq}", seq=seq, key=kid))
-        digest = entry_hash(raw.line)
-        fold.apply(entry, entry_hash=digest, end_offset=raw.offset + len(raw.line) + 1)
-        prev_hash, expected, last_seq = digest, seq + 1, seq
-    head = reg.log.read_head()
-    if head.seq > last_seq or head.offset > reg.log.size():
+            continue
+        root = analysis.roots.get(cp.size)
+        if root is None:
+            summary["status"] = "beyond the end of the log"  # TruncatedLog says so
+            continue
+        if root.hex() == cp.root:
+            continue
+        if analysis.first_damage and analysis.first_damage <= cp.size:
+            summary["status"] = "does not match the damaged log (see the problems above)"
+            continue
+        summary["status"] = "does not match the log"
         report.problems.append(
-            TruncatedLog(
-                f"head says {head.seq} entries, the log has {last_seq}",
-                head_seq=head.seq,
-                log_seq=last_seq,
+            CheckpointMismatch(
+                f"{rel}: root {cp.root[:16]}… signed, the log's first {cp.size} entries give "
+                f"{root.hex()[:16]}…",
+                file=rel,
+                size=cp.size,
+                expected=cp.root,
+                found=root.hex(),
             )
         )
-    elif head.seq != last_seq or head.hash != prev_hash:
-        report.problems.append(
-            HeadMismatch(
-                f"head says entry {head.seq}, log ends at {last_seq}",
-                head_seq=head.seq,
-                log_seq=last_seq,
+    for entry in logged:
+        details = entry.get("details") or {}
+        rel = str(details.get("file") or "")
+        cp = by_file.get(rel)
+        if cp is None or cp.root != details.get("root") or cp.sig != details.get("sig"):
+            why = "is gone" if cp is None else "differs from the one logged"
+            report.problems.append(
+                MissingCheckpoint(
+                    f"{rel or '?'} (logged by entry {entry.get('seq')}) {why}",
+                    file=rel,
+                    seq=int(entry.get("seq") or 0),
+                )
             )
-        )
-    return fold
 
 
-def _check_vault(reg: Registry, fold: Catalog, report: VerifyReport) -> None:
+def _check_vault(
+    reg: Registry, fold: Catalog, catalog: Catalog | None, report: VerifyReport
+) -> None:
+    """Re-hash every vault file; ``catalog`` adds the items it knows when the log is
+    damaged, so a change to their bytes is still found."""
     vault = reg.vault
-    expected = {}
-    for doc in fold.iter_items():
-        expected[doc["sha256"]] = doc
+    expected = {doc["sha256"]: doc for doc in fold.iter_items()}
+    if catalog is not None:
+        for doc in catalog.iter_items():
+            expected.setdefault(doc["sha256"], doc)
     for name, path in vault.iter_ids():
         report.vault_files += 1
         if name not in expected or path != vault.path(name):
-            report.problems.append(
-                ExtraFile(os.path.relpath(path, reg.root), path=os.path.relpath(path, reg.root))
-            )
+            rel = os.path.relpath(path, reg.root)
+            report.problems.append(ExtraFile(rel, path=rel))
     for sha, doc in expected.items():
         rel = vault.relpath(sha)
         if not os.path.exists(vault.path(sha)):
@@ -256,6 +255,8 @@ def _check_vault(reg: Registry, fold: Catalog, report: VerifyReport) -> None:
                         found=got,
                     )
                 )
+                if alg == "sha256":
+                    break  # the other digests of changed bytes differ too; one says it
 
 
 def _check_catalog(catalog: Catalog, fold: Catalog, report: VerifyReport) -> None:

@@ -1,0 +1,245 @@
+"""The ``case`` export: the items and their chain of custody as CASE/UCO JSON-LD.
+
+CASE (Cyber-investigation Analysis Standard Expression, caseontology.org) on top of UCO
+is the provenance vocabulary of digital forensics tools such as Autopsy. The graph
+holds:
+
+* a ``uco-observable:File`` per item, with ``FileFacet`` (original name, size),
+  ``ContentDataFacet`` (MIME type, SHA-256/SHA-1/MD5), ``RasterPictureFacet`` (pixel
+  size) and, when the file says where it was taken, a ``uco-location:Location``;
+* a ``case-investigation:ProvenanceRecord`` per item, linking it to the actions on it;
+* a ``case-investigation:InvestigativeAction`` per custody entry (performer, time,
+  tool, the object acted on, the signature and the log position in its description);
+* ``uco-identity:Identity`` per actor, one ``uco-tool:Tool`` for the registry;
+* a ``uco-core:Relationship`` ``Near_Duplicate_Of`` per near-duplicate pair;
+* a ``case-investigation:Investigation`` for ``--case``.
+
+Identifiers are ``kb:`` IRIs in the registry's own namespace, stable across exports
+(``kb:file-<sha256>``, ``kb:action-<seq>``), so graphs from several exports merge.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from ..version import TOOL_NAME, __version__
+from .gather import Selection
+from .safepath import OutDir, Written
+
+CONTEXT = {
+    "case-investigation": "https://ontology.caseontology.org/case/investigation/",
+    "kb": "urn:evidence-registry:kb:",
+    "uco-action": "https://ontology.unifiedcyberontology.org/uco/action/",
+    "uco-core": "https://ontology.unifiedcyberontology.org/uco/core/",
+    "uco-identity": "https://ontology.unifiedcyberontology.org/uco/identity/",
+    "uco-location": "https://ontology.unifiedcyberontology.org/uco/location/",
+    "uco-observable": "https://ontology.unifiedcyberontology.org/uco/observable/",
+    "uco-tool": "https://ontology.unifiedcyberontology.org/uco/tool/",
+    "uco-types": "https://ontology.unifiedcyberontology.org/uco/types/",
+    "uco-vocabulary": "https://ontology.unifiedcyberontology.org/uco/vocabulary/",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+}
+_HASHES = (("sha256", "SHA256"), ("sha1", "SHA1"), ("md5", "MD5"))
+
+
+def export_case(sel: Selection, out: OutDir, actor: str) -> list[Written]:
+    graph = build_graph(sel)
+    doc = {
+        "@context": {**CONTEXT, "kb": f"urn:evidence-registry:{sel.registry_id}:"},
+        "@graph": graph,
+    }
+    data = json.dumps(doc, ensure_ascii=False, indent=2).encode("utf-8")
+    return [out.write("case.jsonld", data=data)]
+
+
+def build_graph(sel: Selection) -> list[dict[str, Any]]:
+    """The ``@graph`` nodes."""
+    graph: list[dict[str, Any]] = []
+    tool_id = f"kb:tool-{TOOL_NAME}-{__version__}"
+    graph.append(
+        {
+            "@id": tool_id,
+            "@type": "uco-tool:Tool",
+            "uco-core:name": TOOL_NAME,
+            "uco-tool:version": __version__,
+            "uco-tool:toolType": "Evidence registry",
+        }
+    )
+    identities: dict[str, str] = {}
+    for ll in sel.lines:
+        who = str(ll.entry.get("actor"))
+        if who not in identities:
+            identities[who] = f"kb:identity-{uuid.uuid5(uuid.NAMESPACE_URL, who)}"
+            graph.append(
+                {"@id": identities[who], "@type": "uco-identity:Identity", "uco-core:name": who}
+            )
+    for item in sel.items:
+        graph.extend(_file_nodes(item))
+    actions_of: dict[str, list[str]] = {}
+    chosen = set(sel.shas)
+    for ll in sel.lines:
+        e = ll.entry
+        action_id = f"kb:action-{ll.seq}"
+        node: dict[str, Any] = {
+            "@id": action_id,
+            "@type": "case-investigation:InvestigativeAction",
+            "uco-core:name": str(e.get("action")),
+            "uco-core:description": _describe(e),
+            "uco-action:startTime": _time(e.get("time")),
+            "uco-action:endTime": _time(e.get("time")),
+            "uco-action:performer": {"@id": identities[str(e.get("actor"))]},
+            "uco-action:instrument": {"@id": tool_id},
+        }
+        subjects = [s for s in (e.get("sha256"), (e.get("details") or {}).get("match")) if s]
+        known = [s for s in subjects if s in chosen]
+        if known:
+            node["uco-action:object"] = [{"@id": f"kb:file-{s}"} for s in known]
+            if e.get("action") == "item.stored":
+                node["uco-action:result"] = [{"@id": f"kb:file-{known[0]}"}]
+        for s in known:
+            actions_of.setdefault(s, []).append(action_id)
+        graph.append(node)
+    for item in sel.items:
+        sha = item["sha256"]
+        graph.append(
+            {
+                "@id": f"kb:provenance-record-{sha}",
+                "@type": "case-investigation:ProvenanceRecord",
+                "case-investigation:exhibitNumber": sha,
+                "uco-core:description": "Chain of custody of the file, in log order",
+                "uco-core:object": [{"@id": f"kb:file-{sha}"}]
+                + [{"@id": a} for a in actions_of.get(sha, [])],
+            }
+        )
+    for pair in sel.neardups:
+        graph.append(
+            {
+                "@id": f"kb:relationship-neardup-{pair['query']}-{pair['match']}",
+                "@type": "uco-core:Relationship",
+                "uco-core:source": {"@id": f"kb:file-{pair['query']}"},
+                "uco-core:target": {"@id": f"kb:file-{pair['match']}"},
+                "uco-core:kindOfRelationship": "Near_Duplicate_Of",
+                "uco-core:isDirectional": False,
+                "uco-core:description": (
+                    f"score {pair.get('score')}, method {pair.get('method')}, "
+                    f"transform {pair.get('transform')}, segments "
+                    f"{json.dumps(pair.get('segments') or [])}"
+                ),
+            }
+        )
+    if sel.case:
+        graph.append(
+            {
+                "@id": f"kb:investigation-{uuid.uuid5(uuid.NAMESPACE_URL, sel.case)}",
+                "@type": "case-investigation:Investigation",
+                "uco-core:name": sel.case,
+                "case-investigation:focus": "Open-source and witness media",
+                "uco-core:object": [{"@id": f"kb:file-{s}"} for s in sel.shas]
+                + [{"@id": f"kb:provenance-record-{s}"} for s in sel.shas],
+            }
+        )
+    return graph
+
+
+def _file_nodes(item: dict[str, Any]) -> list[dict[str, Any]]:
+    sha = item["sha256"]
+    names = [s.get("original_name") for s in item.get("sightings") or [] if s.get("original_name")]
+    file_facet: dict[str, Any] = {
+        "@id": f"kb:file-facet-{sha}",
+        "@type": "uco-observable:FileFacet",
+        "uco-observable:sizeInBytes": _lit("xsd:integer", item.get("size")),
+    }
+    if names:
+        file_facet["uco-observable:fileName"] = str(names[0])
+        if "." in str(names[0]):
+            file_facet["uco-observable:extension"] = str(names[0]).rsplit(".", 1)[1]
+    content = {
+        "@id": f"kb:content-data-facet-{sha}",
+        "@type": "uco-observable:ContentDataFacet",
+        "uco-observable:mimeType": item.get("mime"),
+        "uco-observable:sizeInBytes": _lit("xsd:integer", item.get("size")),
+        "uco-observable:hash": [
+            {
+                "@id": f"kb:hash-{alg}-{sha}",
+                "@type": "uco-types:Hash",
+                "uco-types:hashMethod": _lit("uco-vocabulary:HashNameVocab", name),
+                "uco-types:hashValue": _lit("xsd:hexBinary", item.get(alg)),
+            }
+            for alg, name in _HASHES
+            if item.get(alg)
+        ],
+    }
+    facets = [file_facet, content]
+    if item.get("width") and item.get("height"):
+        facets.append(
+            {
+                "@id": f"kb:raster-picture-facet-{sha}",
+                "@type": "uco-observable:RasterPictureFacet",
+                "uco-observable:pictureWidth": _lit("xsd:integer", item["width"]),
+                "uco-observable:pictureHeight": _lit("xsd:integer", item["height"]),
+            }
+        )
+    nodes: list[dict[str, Any]] = [
+        {
+            "@id": f"kb:file-{sha}",
+            "@type": "uco-observable:File",
+            "uco-core:name": str(names[0]) if names else sha,
+            "uco-core:hasFacet": [{k: v for k, v in f.items() if v is not None} for f in facets],
+        }
+    ]
+    gps = (item.get("metadata") or {}).get("gps")
+    if isinstance(gps, dict) and gps.get("lat") is not None and gps.get("lon") is not None:
+        nodes.append(
+            {
+                "@id": f"kb:location-{sha}",
+                "@type": "uco-location:Location",
+                "uco-core:description": "Where the file's own metadata says it was taken",
+                "uco-core:hasFacet": [
+                    {
+                        "@id": f"kb:lat-long-facet-{sha}",
+                        "@type": "uco-location:LatLongCoordinatesFacet",
+                        "uco-location:latitude": _lit("xsd:decimal", gps["lat"]),
+                        "uco-location:longitude": _lit("xsd:decimal", gps["lon"]),
+                    }
+                ],
+            }
+        )
+        nodes.append(
+            {
+                "@id": f"kb:relationship-location-{sha}",
+                "@type": "uco-core:Relationship",
+                "uco-core:source": {"@id": f"kb:file-{sha}"},
+                "uco-core:target": {"@id": f"kb:location-{sha}"},
+                "uco-core:kindOfRelationship": "Mapped_Into",
+                "uco-core:isDirectional": True,
+            }
+        )
+    return nodes
+
+
+def _describe(entry: dict[str, Any]) -> str:
+    return json.dumps(
+        {
+            "seq": entry.get("seq"),
+            "details": entry.get("details"),
+            "host": entry.get("host"),
+            "args": entry.get("args"),
+            "prev": entry.get("prev"),
+            "key": entry.get("key"),
+            "sig": entry.get("sig"),
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+
+
+def _lit(datatype: str, value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return {"@type": datatype, "@value": value if datatype != "xsd:decimal" else str(value)}
+
+
+def _time(value: Any) -> dict[str, Any] | None:
+    return _lit("xsd:dateTime", value)
