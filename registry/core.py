@@ -229,6 +229,8 @@ class Registry:
                 if raw.entry is None or not raw.complete:
                     break
                 offset = raw.offset + len(raw.line) + 1
+                if raw.entry.get("seq", 0) <= catalog.log_seq:
+                    continue  # already folded: replay never applies an entry twice
                 catalog.apply(raw.entry, entry_hash=entry_hash(raw.line), end_offset=offset)
                 replayed += 1
             notes.append({"repair": "catalogue caught up with the log", "entries": replayed})

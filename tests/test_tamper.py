@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import shutil
 from pathlib import Path
 
 import pytest
@@ -300,6 +301,7 @@ def test_a_rewritten_and_resigned_log_is_caught_by_the_checkpoint(reg: Registry)
         ((json.loads(line), entry_hash(line), 0) for line in lines), reg.catalog_path + ".new"
     )
     fresh.flush()
+    shutil.rmtree(reg.catalog_path)
     os.replace(reg.catalog_path + ".new", reg.catalog_path)
     found = problems(reg)
     assert [c for c, _ in found] == ["CheckpointMismatch"], found
@@ -397,20 +399,22 @@ def test_a_vault_change_is_found_even_when_the_log_is_damaged(reg: Registry):
 
 
 def test_an_edited_catalogue_record(reg: Registry):
-    data = json.loads(Path(reg.catalog_path).read_text())
+    shard = Path(reg.catalog_path) / "shard-000000.json"
+    data = json.loads(shard.read_text())
     doc = next(iter(data["items"].values()))
     doc["size"] += 1
-    Path(reg.catalog_path).write_text(json.dumps(data))
+    shard.write_text(json.dumps(data))
     found = problems(reg)
     assert [c for c, _ in found] == ["CatalogMismatch"], found
     assert (found[0][1]["sha256"], found[0][1]["field"]) == (doc["sha256"], "size")
 
 
 def test_rebuild_repairs_an_edited_catalogue(reg: Registry):
-    data = json.loads(Path(reg.catalog_path).read_text())
+    shard = Path(reg.catalog_path) / "shard-000000.json"
+    data = json.loads(shard.read_text())
     doc = next(iter(data["items"].values()))
     doc["notes"] = [{"seq": 99, "text": "slipped in"}]
-    Path(reg.catalog_path).write_text(json.dumps(data))
+    shard.write_text(json.dumps(data))
     assert codes(reg) == ["CatalogMismatch"]
     reg.rebuild(actor="alice")
     assert check(reg).ok
