@@ -172,13 +172,13 @@ def main() -> None:
         if photos:
             same = run_script(SAME_OUTPUTS, photos, folder)
             minimal = run_script(MINIMAL, photos, folder)
-            one = run_evidence(photos, 1, folder)
+            photo_one = run_evidence(photos, 1, folder)
             many = run_evidence(photos, args.workers, folder)
             n = len(photos)
             rows += [
                 ("photos", "naive, same outputs", 1, same, n, mb_photos),
                 ("photos", "naive, minimal", 1, minimal, n, mb_photos),
-                ("photos", "evidence ingest", 1, one, n, mb_photos),
+                ("photos", "evidence ingest", 1, photo_one, n, mb_photos),
                 ("photos", "evidence ingest", args.workers, many, n, mb_photos),
             ]
         if videos:
