@@ -24,7 +24,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
@@ -269,29 +269,10 @@ class Registry:
         self,
         paths: Iterable[str | os.PathLike[str]],
         submission: Submission | None = None,
-        *,
-        workers: int = 1,
-        executor: Executor | None = None,
-        max_pixels: int = MAX_PIXELS,
-        isolate: bool = False,
-        limits: Limits | None = None,
-        on_result: Callable[[IngestResult], None] | None = None,
+        **options: Any,
     ) -> list[IngestResult]:
-        """Ingest files and folders. See ``iter_ingest``; this collects the results."""
-        results = []
-        for result in self.iter_ingest(
-            paths,
-            submission,
-            workers=workers,
-            executor=executor,
-            max_pixels=max_pixels,
-            isolate=isolate,
-            limits=limits,
-        ):
-            if on_result:
-                on_result(result)
-            results.append(result)
-        return results
+        """Ingest files and folders; ``iter_ingest`` with the results collected."""
+        return list(self.iter_ingest(paths, submission, **options))
 
     def iter_ingest(
         self,
