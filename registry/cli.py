@@ -362,6 +362,13 @@ def _format_item(item: dict[str, Any]) -> str:
             f"  #{s['seq']:<5} {s['observed_at'][:19]}  {s['observed_by']:<10} "
             f"{s.get('case') or '-':<10} {where}"
         )
+        claims = [
+            f"posted {s['posted_at']}" if s.get("posted_at") else "",
+            f"forwarded from {s['forwarded_from']}" if s.get("forwarded_from") else "",
+            f"file {s['original_name']}" if s.get("original_name") else "",
+        ]
+        if any(claims):
+            lines.append("         " + ", ".join(c for c in claims if c))
     for w in item.get("warnings") or []:
         lines.append(f"warning     {w['step']}: {w['message']}")
     return "\n".join(lines)
