@@ -43,15 +43,19 @@ def _files(folder: Path, photos: int, videos: int, seed: int = 100) -> list[Path
 
 
 @pytest.mark.slow
-def test_kill_9_loop_during_ingest_and_rebuild(tmp_path: Path) -> None:
+def test_kill_9_loop_during_ingest_rebuild_checkpoint_export(tmp_path: Path) -> None:
     files = _files(tmp_path / "in", photos=16, videos=2)
     reg = tmp_path / "reg"
     rng = random.Random(20261126)
     kills = 0
-    for round_ in range(12):
-        if round_ % 4 == 3 and (reg / "REGISTRY.json").exists():
-            proc = _spawn("rebuild", registry=reg)
-            delay = rng.uniform(0.3, 1.2)
+    others = [("rebuild",), ("checkpoint",), ("export", "--format", "bagit", "--out")]
+    for round_ in range(14):
+        if round_ % 3 == 2 and (reg / "REGISTRY.json").exists():
+            argv = others[(round_ // 3) % len(others)]
+            if argv[0] == "export":
+                argv = (*argv, str(tmp_path / f"bag{round_}"))
+            proc = _spawn(*argv, registry=reg)
+            delay = rng.uniform(0.4, 1.3)
         else:
             proc = _spawn(
                 "ingest",
