@@ -1,0 +1,632 @@
+"""Temporal alignment of videos by their frame hashes, and stills found in videos.
+
+Pure functions over frame-hash sequences (what ``ingest.video_frames`` stores in a record:
+PDQ hashes with a ``"t"`` key); nothing here reads files or the registry.
+
+``align(query, candidate)`` finds where a query video's content appears in a candidate:
+
+1. Frame pairs: every usable query frame (PDQ quality >= 50), in each allowed dihedral
+   variant (the mirror image by default), is compared with every usable candidate frame;
+   pairs within ``pair_distance`` bits that are among the query frame's best few vote.
+2. Hough voting on the time offset ``t_candidate - t_query`` (speed is unchanged, so a
+   copied stretch is a line of slope 1): each peak is one placement of query content.
+3. Each peak grows into segments by walking the query's frames (low-quality ones too)
+   while they agree with the candidate's frame at the same offset, bridging a few
+   disagreeing frames (a logo or caption popping up). A segment needs ``min_frames``
+   usable agreeing pairs. Several peaks give several segments: a compilation of several
+   sources, or the same clip appearing twice.
+
+``still_in_video(photo, frames)`` finds the times at which a photo (in any of its 8
+dihedral variants) is a frame of a video; it serves both ways round (a registered photo
+in a query video, or a query photo in a registered video).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ingest.perceptual import DIHEDRAL
+
+#: What each dihedral variant means as an edit, said of the query relative to the match.
+TRANSFORM_NAMES = {
+    "identity": None,
+    "rotate90": "rotate90",
+    "rotate180": "rotate180",
+    "rotate270": "rotate270",
+    "flip_x": "flip_vertical",
+    "flip_y": "mirror",
+    "flip_plus1": "transpose",
+    "flip_minus1": "transverse",
+}
+# Variant k of the query equals the match => the query is the match under k's inverse.
+_INVERSE = {"rotate90": "rotate270", "rotate270": "rotate90"}
+_BITS = 256
+
+
+@dataclass(frozen=True)
+class AlignParams:
+    """Thresholds of video-to-video alignment (Hamming distances are out of 256 bits).
+
+    Attributes:
+        pair_distance: A frame pair this close always votes.
+        weak_distance, contrast: A pair up to ``weak_distance`` apart votes too when it is
+            ``contrast`` bits closer than the query frame is to the candidate's frames in
+            general (the median). Fast motion over a plain background (a drone over a car
+            park) changes a frame's PDQ by 70 bits in 1/12 s, so two copies sampled at
+            slightly different instants differ that much, yet unrelated frames differ by
+            ~120 bits; a still scene is the opposite (everything is close to everything)
+            and needs the absolute threshold.
+        margin: A pair votes only if within this many bits of its query frame's best pair.
+        per_frame: At most this many candidate frames per query frame vote.
+        extend_distance: Largest distance at which a low-quality frame (never a seed)
+            continues a segment; farther, it neither continues nor breaks it (its hash
+            is too unstable to disagree with). Usable frames continue a segment on the
+            voting bar and break it above it.
+        min_agreement: Share of a segment's usable query frames that must agree with
+            the candidate at the segment's offset (look-alike scenes agree on a few
+            frames, copies on nearly all).
+        min_frames: Fewest usable frame pairs that make a segment.
+        min_quality: Frames below this PDQ quality never vote.
+        bin_s: Width of an offset bin in the vote.
+        tolerance_s: Pairs this close to a peak's offset belong to it.
+        max_miss: Consecutive disagreeing frames bridged inside a segment.
+        transforms: Dihedral variants of the query tried (``ingest.perceptual.DIHEDRAL``).
+        max_segments: Stop after this many segments.
+    """
+
+    pair_distance: int = 32
+    weak_distance: int = 90
+    contrast: int = 40
+    margin: int = 12
+    per_frame: int = 4
+    extend_distance: int = 60
+    min_agreement: float = 0.6
+    min_frames: int = 3
+    min_quality: int = 50
+    bin_s: float = 0.5
+    tolerance_s: float = 0.8
+    max_miss: int = 2
+    transforms: tuple[str, ...] = ("identity", "flip_y")
+    max_segments: int = 50
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One stretch of the query found in the match (seconds from each video's start)."""
+
+    query_start_s: float
+    query_end_s: float
+    match_start_s: float
+    match_end_s: float
+    frames: int
+    distance: float
+    transform: str | None = None
+
+    @property
+    def offset_s(self) -> float:
+        """``match time - query time`` along the segment."""
+        return self.match_start_s - self.query_start_s
+
+    def to_dict(self) -> dict[str, float]:
+        """The contract form: ``{"query_start_s", "query_end_s", "match_start_s", "match_end_s"}``."""
+        return {
+            "query_start_s": round(self.query_start_s, 2),
+            "query_end_s": round(self.query_end_s, 2),
+            "match_start_s": round(self.match_start_s, 2),
+            "match_end_s": round(self.match_end_s, 2),
+        }
+
+
+@dataclass(frozen=True)
+class VideoMatch:
+    """Where a query video's content appears in a candidate video.
+
+    Attributes:
+        segments: Matched stretches, in query time order.
+        query_share: Share of the query's duration covered by the segments (0-1).
+        match_share: Share of the candidate's duration covered (0-1).
+        score: Similarity of the matched frames, 1 - median distance / 128, in [0, 1].
+        distance: Median Hamming distance of the matched frame pairs.
+        transform: The edit that maps the candidate onto the query (``"mirror"``...) for
+            the longest segment; None when there is none.
+    """
+
+    segments: list[Segment]
+    query_share: float
+    match_share: float
+    score: float
+    distance: int
+    transform: str | None = None
+    method: str = "pdq-frames-align"
+
+    def details(self) -> dict[str, Any]:
+        """The ``neardup.found`` custody-event fields (without ``match``)."""
+        return {
+            "score": round(self.score, 4),
+            "distance": self.distance,
+            "method": self.method,
+            "transform": self.transform,
+            "segments": [s.to_dict() for s in self.segments],
+            "query_share": round(self.query_share, 4),
+            "match_share": round(self.match_share, 4),
+        }
+
+
+@dataclass(frozen=True)
+class StillMatch:
+    """A photo found as a frame of a video, at time ``t`` of the video."""
+
+    t: float
+    distance: int
+    score: float
+    transform: str | None = None
+    method: str = "pdq-still-frame"
+
+    def segment(self, *, photo_is_query: bool = True) -> dict[str, float | None]:
+        """The contract segment: the video side's start and end are the frame's time.
+
+        Args:
+            photo_is_query: True when the photo is the query and the video the match
+                (``match_start_s`` is the frame time); False for a frame of a query video
+                that is a registered photo (``query_start_s`` is the frame time).
+        """
+        t = round(self.t, 2)
+        if photo_is_query:
+            return {"query_start_s": None, "query_end_s": None, "match_start_s": t, "match_end_s": t}
+        return {"query_start_s": t, "query_end_s": t, "match_start_s": None, "match_end_s": None}
+
+    def details(self, *, photo_is_query: bool = True) -> dict[str, Any]:
+        """The ``neardup.found`` custody-event fields (without ``match``)."""
+        return {
+            "score": round(self.score, 4),
+            "distance": self.distance,
+            "method": self.method,
+            "transform": self.transform,
+            "segments": [self.segment(photo_is_query=photo_is_query)],
+        }
+
+
+# --- frame sequences ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FrameSeq:
+    """A video's frame hashes as arrays: times, qualities and +-1 bit matrices.
+
+    ``bits[k]`` holds dihedral variant ``DIHEDRAL[k]`` of every frame; ``has[k]`` says
+    whether the variant was stored (frames hashed without variants only have identity).
+    """
+
+    t: np.ndarray
+    quality: np.ndarray
+    bits: np.ndarray = field(repr=False)
+    has: np.ndarray = field(repr=False)
+    duration_s: float | None = None
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    @property
+    def interval_s(self) -> float:
+        """The typical spacing of the frames."""
+        if len(self.t) < 2:
+            return 0.5
+        return float(np.median(np.diff(self.t)))
+
+    @property
+    def span_s(self) -> float:
+        """The duration, or an estimate from the last frame."""
+        if self.duration_s:
+            return float(self.duration_s)
+        return float(self.t[-1] + self.interval_s) if len(self.t) else 0.0
+
+
+FrameInput = Mapping[str, Any] | Sequence[Any]
+
+
+def frame_sequence(
+    frames: Iterable[FrameInput] | FrameSeq, duration_s: float | None = None
+) -> FrameSeq:
+    """Normalise frame hashes into a ``FrameSeq`` sorted by time.
+
+    Args:
+        frames: Hash records with ``"t"`` (``{"alg": "pdq", "hex", "quality", "dihedral",
+            "t"}``; records of other algorithms or without ``"t"`` are skipped) or tuples
+            ``(t, hex, quality, dihedral)``.
+        duration_s: The video's duration, for the shares.
+
+    Raises:
+        ValueError: A hash is not 64 hex digits.
+    """
+    if isinstance(frames, FrameSeq):
+        return frames
+    rows = []
+    for item in frames:
+        if isinstance(item, Mapping):
+            if item.get("alg", "pdq") != "pdq" or item.get("t") is None:
+                continue
+            rows.append((item["t"], item["hex"], item.get("quality"), item.get("dihedral")))
+        else:
+            t, hexa, quality, dihedral = (*item, None, None)[:4]
+            rows.append((t, hexa, quality, dihedral))
+    rows.sort(key=lambda r: float(r[0]))
+    n = len(rows)
+    bits = np.zeros((len(DIHEDRAL), n, _BITS), np.float32)
+    has = np.zeros(len(DIHEDRAL), bool)
+    has[0] = True
+    complete = [True] * len(DIHEDRAL)
+    for i, (_, hexa, _, dihedral) in enumerate(rows):
+        bits[0, i] = _signs(hexa)
+        variants = list(dihedral or [])
+        for k in range(1, len(DIHEDRAL)):
+            if k < len(variants) and variants[k]:
+                bits[k, i] = _signs(variants[k])
+            else:
+                complete[k] = False
+    has[1:] = [bool(n) and complete[k] for k in range(1, len(DIHEDRAL))]
+    times = np.array([float(r[0]) for r in rows], np.float64)
+    quality = np.array([100 if r[2] is None else int(r[2]) for r in rows], np.int32)
+    return FrameSeq(times, quality, bits, has, duration_s)
+
+
+def _signs(hexa: str) -> np.ndarray:
+    raw = bytes.fromhex(hexa)
+    if len(raw) * 8 != _BITS:
+        raise ValueError(f"not a 256-bit PDQ hash: {hexa[:16]}...")
+    return np.unpackbits(np.frombuffer(raw, np.uint8)).astype(np.float32) * 2 - 1
+
+
+def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamming distances between rows of two +-1 matrices (exact in float32)."""
+    return np.rint((_BITS - a @ b.T) / 2).astype(np.int16)
+
+
+# --- video to video ----------------------------------------------------------------------
+
+
+def align(
+    query: Iterable[FrameInput] | FrameSeq,
+    candidate: Iterable[FrameInput] | FrameSeq,
+    *,
+    query_duration_s: float | None = None,
+    candidate_duration_s: float | None = None,
+    params: AlignParams | None = None,
+) -> VideoMatch | None:
+    """Find the stretches of a query video that appear in a candidate video.
+
+    Args:
+        query: The query's frame hashes (see ``frame_sequence``).
+        candidate: The candidate's frame hashes.
+        query_duration_s, candidate_duration_s: Durations, for the shares (estimated from
+            the last frame when not given).
+        params: Thresholds.
+
+    Returns:
+        The match, or None when no segment qualifies.
+    """
+    p = params or AlignParams()
+    q = frame_sequence(query, query_duration_s)
+    c = frame_sequence(candidate, candidate_duration_s)
+    if not len(q) or not len(c):
+        return None
+    segments: list[Segment] = []
+    distances: list[int] = []
+    for name in p.transforms:
+        k = DIHEDRAL.index(name)
+        if not q.has[k]:
+            continue
+        dist = _distances(q.bits[k], c.bits[0])
+        transform = TRANSFORM_NAMES[_INVERSE.get(name, name)]
+        for seg, pair_d in _segments(q, c, dist, p, transform):
+            if not _duplicate(seg, segments):
+                segments.append(seg)
+                distances.extend(pair_d)
+    if not segments:
+        return None
+    segments = _resolve(segments, p)[: p.max_segments]
+    segments.sort(key=lambda s: (s.query_start_s, s.match_start_s))
+    median = int(round(float(np.median(distances))))
+    longest = max(segments, key=lambda s: s.query_end_s - s.query_start_s)
+    return VideoMatch(
+        segments=segments,
+        query_share=_share([(s.query_start_s, s.query_end_s) for s in segments], q.span_s),
+        match_share=_share([(s.match_start_s, s.match_end_s) for s in segments], c.span_s),
+        score=max(0.0, 1.0 - median / (_BITS / 2)),
+        distance=median,
+        transform=longest.transform,
+    )
+
+
+def _segments(
+    q: FrameSeq, c: FrameSeq, dist: np.ndarray, p: AlignParams, transform: str | None
+) -> list[tuple[Segment, list[int]]]:
+    """Segments of one query variant against the candidate, strongest offset first."""
+    usable = (q.quality >= p.min_quality)[:, None] & (c.quality >= p.min_quality)[None, :]
+    background = np.median(dist, axis=1)
+    # The bar a pair must pass: the absolute one, or the relative one when looser.
+    limit = np.maximum(p.pair_distance, np.minimum(p.weak_distance, background - p.contrast))
+    voting = np.where(usable & (dist <= limit[:, None]), dist, _BITS)
+    pairs = _pairs(voting, p)
+    if not len(pairs):
+        return []
+    qi, ci, d = pairs[:, 0], pairs[:, 1], pairs[:, 2]
+    offsets = c.t[ci] - q.t[qi]
+    # Weight by similarity (unrelated PDQ hashes are ~128 bits apart).
+    weights = np.clip((_BITS / 2 - d) / (_BITS / 2), 0.05, 1.0)
+    alive = np.ones(len(pairs), bool)
+    found: list[tuple[Segment, list[int]]] = []
+    lo = float(offsets.min()) - p.bin_s
+    while alive.any() and len(found) < p.max_segments:
+        bins = np.floor((offsets[alive] - lo) / p.bin_s).astype(np.int64)
+        votes = np.bincount(bins, weights=weights[alive])
+        # A true offset falls on a bin edge as often as not: vote over 3 neighbouring bins.
+        smooth = np.convolve(votes, np.ones(3), mode="same")
+        peak = int(np.argmax(smooth))
+        if smooth[peak] < p.min_frames * 0.5:
+            break
+        near = alive & (np.abs(offsets - (lo + (peak + 0.5) * p.bin_s)) <= 1.5 * p.bin_s)
+        centre = float(np.median(offsets[near]))
+        members = alive & (np.abs(offsets - centre) <= p.tolerance_s)
+        alive &= ~members
+        grown = _grow(q, c, dist, limit, p, qi[members], ci[members], d[members], centre)
+        for seg, pair_d in grown:
+            found.append((_with_transform(seg, transform), pair_d))
+    return found
+
+
+def _pairs(voting: np.ndarray, p: AlignParams) -> np.ndarray:
+    """(query index, candidate index, distance) of the pairs that vote."""
+    n_best = min(p.per_frame, voting.shape[1])
+    order = np.argpartition(voting, n_best - 1, axis=1)[:, :n_best]
+    rows = np.repeat(np.arange(voting.shape[0]), n_best)
+    cols = order.ravel()
+    d = voting[rows, cols]
+    best = voting.min(axis=1)[rows]
+    keep = (d < _BITS) & (d <= best + p.margin)
+    return np.stack([rows[keep], cols[keep], d[keep]], axis=1).astype(np.int64)
+
+
+def _grow(
+    q: FrameSeq,
+    c: FrameSeq,
+    dist: np.ndarray,
+    limit: np.ndarray,
+    p: AlignParams,
+    qi: np.ndarray,
+    ci: np.ndarray,
+    d: np.ndarray,
+    offset: float,
+) -> list[tuple[Segment, list[int]]]:
+    """Turn one offset's voting pairs into segments by walking the query's frames."""
+    best: dict[int, tuple[int, int]] = {}
+    for i, j, dd in zip(qi.tolist(), ci.tolist(), d.tolist(), strict=True):
+        if i not in best or dd < best[i][1]:
+            best[i] = (j, dd)
+    # Each query frame: agrees (True), disagrees (False) or has no candidate frame near
+    # its time at this offset (None: the candidate has nothing there, e.g. a black stretch).
+    tol = max(p.tolerance_s, c.interval_s)
+    state: list[bool | None] = []
+    for i, t in enumerate(q.t.tolist()):
+        if i in best:
+            state.append(True)
+            continue
+        lo, hi = np.searchsorted(c.t, [t + offset - tol, t + offset + tol])
+        if hi <= lo:
+            state.append(None)
+        else:
+            closest = int(dist[i, lo:hi].min())
+            if q.quality[i] >= p.min_quality:
+                state.append(bool(closest <= limit[i]))
+            else:
+                state.append(True if closest <= p.extend_distance else None)
+    out = []
+    for first, last in _runs(state, p.max_miss):
+        seeds = [i for i in range(first, last + 1) if i in best]
+        seed_d = [best[i][1] for i in seeds]
+        usable = [i for i in range(first, last + 1) if q.quality[i] >= p.min_quality]
+        agreeing = sum(state[i] is True for i in usable)
+        if len(seeds) < p.min_frames or agreeing < p.min_agreement * len(usable):
+            continue
+        seg_offset = float(np.median([c.t[best[i][0]] - q.t[i] for i in seeds]))
+        start = float(q.t[first])
+        end = _segment_end(q, last)
+        m_start = max(0.0, start + seg_offset)
+        m_end = min(c.span_s, end + seg_offset)
+        if m_end <= m_start:
+            continue
+        out.append(
+            (
+                Segment(
+                    query_start_s=start,
+                    query_end_s=end,
+                    match_start_s=m_start,
+                    match_end_s=m_end,
+                    frames=len(seeds),
+                    distance=float(np.median(seed_d)),
+                ),
+                seed_d,
+            )
+        )
+    return out
+
+
+def _runs(state: list[bool | None], max_miss: int) -> list[tuple[int, int]]:
+    """Stretches that start and end on agreeing frames, bridging short disagreements."""
+    runs = []
+    first = last = -1
+    misses = 0
+    for i, s in enumerate(state):
+        if s is True:
+            if first < 0:
+                first = i
+            last, misses = i, 0
+        elif s is False and first >= 0:
+            misses += 1
+            if misses > max_miss:
+                runs.append((first, last))
+                first = last = -1
+                misses = 0
+    if first >= 0:
+        runs.append((first, last))
+    return runs
+
+
+def _segment_end(q: FrameSeq, last: int) -> float:
+    """A frame stands for the time until the next frame (at most one interval)."""
+    step = q.interval_s
+    if last + 1 < len(q.t):
+        step = min(step, float(q.t[last + 1] - q.t[last]))
+    else:
+        step = min(step, max(0.0, q.span_s - float(q.t[last])))
+    return float(q.t[last]) + step
+
+
+def _with_transform(seg: Segment, transform: str | None) -> Segment:
+    return Segment(**{**seg.__dict__, "transform": transform})
+
+
+def _overlap(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Overlap of two intervals as a share of the shorter one."""
+    inter = min(a[1], b[1]) - max(a[0], b[0])
+    shorter = min(a[1] - a[0], b[1] - b[0])
+    return max(0.0, inter) / shorter if shorter > 0 else 0.0
+
+
+def _duplicate(seg: Segment, accepted: list[Segment]) -> bool:
+    """True when an accepted segment already covers the same content on both sides."""
+    return any(
+        _overlap((seg.query_start_s, seg.query_end_s), (a.query_start_s, a.query_end_s)) > 0.5
+        and _overlap((seg.match_start_s, seg.match_end_s), (a.match_start_s, a.match_end_s))
+        > 0.5
+        for a in accepted
+    )
+
+
+def _resolve(segments: list[Segment], p: AlignParams) -> list[Segment]:
+    """Keep the better of segments that claim the same query time for different places.
+
+    The same query stretch may truly appear twice in the candidate (equally well); a
+    clearly worse placement of the same stretch is a look-alike (a static scene).
+    """
+    ranked = sorted(segments, key=lambda s: (s.distance, -s.frames))
+    kept: list[Segment] = []
+    for seg in ranked:
+        rivals = [
+            k
+            for k in kept
+            if _overlap((seg.query_start_s, seg.query_end_s), (k.query_start_s, k.query_end_s))
+            > 0.5
+        ]
+        if any(seg.distance > k.distance + p.margin / 2 for k in rivals):
+            continue
+        kept.append(seg)
+    return kept
+
+
+def _share(spans: list[tuple[float, float]], total: float) -> float:
+    if total <= 0:
+        return 0.0
+    covered, end = 0.0, -np.inf
+    for a, b in sorted(spans):
+        a = max(a, end)
+        if b > a:
+            covered += b - a
+            end = b
+    return min(1.0, covered / total)
+
+
+# --- stills ------------------------------------------------------------------------------
+
+
+def still_in_video(
+    photo: Mapping[str, Any] | str,
+    frames: Iterable[FrameInput] | FrameSeq,
+    *,
+    max_distance: int = 40,
+    min_quality: int = 50,
+    transforms: Sequence[str] = DIHEDRAL,
+    limit: int = 5,
+) -> list[StillMatch]:
+    """Find the times at which a photo is a frame of a video.
+
+    Args:
+        photo: The photo's PDQ record (``{"hex", "quality", "dihedral"}``) or a bare hex.
+        frames: The video's frame hashes.
+        max_distance: Most bits the photo (in its best variant) may differ from a frame.
+        min_quality: Photos and frames below this PDQ quality never match.
+        transforms: The photo's dihedral variants tried (all 8 by default: photos are often
+            rotated or mirrored).
+        limit: At most this many matches: the best frame of each stretch of matching
+            frames (a still scene matches several frames in a row), best first.
+
+    Returns:
+        Matches, best first; empty when none.
+    """
+    record = {"hex": photo} if isinstance(photo, str) else photo
+    quality = record.get("quality")
+    if quality is not None and int(quality) < min_quality:
+        return []
+    seq = frame_sequence(frames)
+    if not len(seq):
+        return []
+    variants = list(record.get("dihedral") or [record["hex"]])
+    names = [n for n in transforms if DIHEDRAL.index(n) < len(variants)]
+    photo_bits = np.stack([_signs(variants[DIHEDRAL.index(n)]) for n in names])
+    dist = _distances(photo_bits, seq.bits[0])
+    dist[:, seq.quality < min_quality] = _BITS
+    best_variant = dist.argmin(axis=0)
+    best = dist.min(axis=0)
+    hits = np.flatnonzero(best <= max_distance)
+    if not len(hits):
+        return []
+    gap = 2.5 * seq.interval_s
+    groups: list[list[int]] = []
+    for i in hits.tolist():
+        if groups and seq.t[i] - seq.t[groups[-1][-1]] <= gap:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    matches = []
+    for group in groups:
+        i = min(group, key=lambda j: (int(best[j]), j))
+        name = names[int(best_variant[i])]
+        matches.append(
+            StillMatch(
+                t=float(seq.t[i]),
+                distance=int(best[i]),
+                score=max(0.0, 1.0 - int(best[i]) / (_BITS / 2)),
+                transform=TRANSFORM_NAMES[_INVERSE.get(name, name)],
+            )
+        )
+    matches.sort(key=lambda m: (m.distance, m.t))
+    return matches[:limit]
+
+
+def matchable_frames(
+    frames: Iterable[FrameInput], *, min_quality: int = 50, min_change: int = 16
+) -> list[dict[str, Any]]:
+    """The frame hashes of a video worth looking up in a photo index.
+
+    Frames below ``min_quality`` are left out, and so is a frame within ``min_change``
+    bits of the previous one kept (a still scene gives the same hash many times).
+    """
+    kept: list[dict[str, Any]] = []
+    last: np.ndarray | None = None
+    for item in sorted(
+        (f for f in frames if isinstance(f, Mapping) and f.get("t") is not None),
+        key=lambda f: float(f["t"]),
+    ):
+        if item.get("alg", "pdq") != "pdq":
+            continue
+        if item.get("quality") is not None and int(item["quality"]) < min_quality:
+            continue
+        bits = _signs(item["hex"])
+        if last is not None and int(np.sum(bits != last)) < min_change:
+            continue
+        kept.append(dict(item))
+        last = bits
+    return kept
