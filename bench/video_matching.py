@@ -102,13 +102,13 @@ def build_queries(work: Path, per_kind: int, seed: int) -> list[Query]:
         add(
             "all of the above",
             n,
-            [piece(others[0], 6, 10), Piece(None, seconds=1.0, fade=False), piece(src)],
+            [piece(others[0], 6, 10), Piece(None, seconds=1.0), piece(src)],
             size=(640, 640),
             fit="pad",
             edit=lambda rgb: logo(mirror(rgb)),
             bit_rate=300_000,
         )
-        add("fade in/out", n, [Piece(*_span(piece(src)), fade=True)], size=(640, 360))
+        add("dip to black", n, [Piece(*_span(piece(src)), fade=0.5)], size=(640, 360))
     for n, src in enumerate(short[: max(2, per_kind * 2)]):
         add("short ASL clip", n, [Piece(src)], size=(480, 360), crf=28)
     return queries
@@ -209,7 +209,7 @@ def evaluate(queries: list[Query], refs: dict[str, list], durations: dict[str, f
 
 
 def stills(refs: dict[str, list], work: Path, per_source: int, seed: int) -> dict:
-    """Frames exported as JPEG (some resized, some mirrored) found in their videos."""
+    """Frames exported as JPEG (some at half size, some mirrored) found in their videos."""
     rng = np.random.default_rng(seed + 1)
     errors, found, total = [], 0, 0
     for name in LONG:
@@ -225,7 +225,7 @@ def stills(refs: dict[str, list], work: Path, per_source: int, seed: int) -> dic
             if variant == 1:
                 picture = picture.resize((picture.width // 2, picture.height // 2))
             if variant == 2:
-                picture = Image.fromarray(mirror(letterbox(rgb, (rgb.shape[1], rgb.shape[1]))))
+                picture = Image.fromarray(mirror(rgb))
             jpeg = work / f"still-{name}-{total}.jpg"
             picture.save(jpeg, quality=80)
             photo = pdq(decode_image(jpeg.read_bytes()).picture)

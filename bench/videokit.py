@@ -22,13 +22,16 @@ Edit = Callable[[np.ndarray], np.ndarray]
 
 @dataclass(frozen=True)
 class Piece:
-    """A stretch of a source video, or ``seconds`` of black when ``source`` is None."""
+    """A stretch of a source video, or ``seconds`` of black when ``source`` is None.
+
+    ``fade`` is the length (seconds) of a fade from and to black at the piece's ends.
+    """
 
     source: Path | None
     start_s: float = 0.0
     end_s: float | None = None
     seconds: float = 1.0
-    fade: bool = False
+    fade: float = 0.0
 
 
 @dataclass
@@ -140,8 +143,8 @@ def compose(
                     current, upcoming = upcoming, next(frames, None)
                 rgb = _fit(current[1], size, fit)
                 if piece.fade:
-                    # Fade in over the first second and out over the last.
-                    edge = min(n / fps, (n_out - 1 - n) / fps, 1.0)
+                    # Dip to black: fade in over the first ``fade`` seconds, out over the last.
+                    edge = min(n / fps, (n_out - 1 - n) / fps, piece.fade) / piece.fade
                     rgb = (rgb.astype(np.float32) * max(0.0, edge)).astype(np.uint8)
                 emit(rgb)
             truth.append(

@@ -74,6 +74,7 @@ class AlignParams:
         bin_s: Width of an offset bin in the vote.
         tolerance_s: Pairs this close to a peak's offset belong to it.
         max_miss: Consecutive disagreeing frames bridged inside a segment.
+        merge_gap_s: Segments at the same offset this close are joined.
         transforms: Dihedral variants of the query tried (``ingest.perceptual.DIHEDRAL``).
         max_segments: Stop after this many segments.
     """
@@ -90,6 +91,7 @@ class AlignParams:
     bin_s: float = 0.5
     tolerance_s: float = 0.8
     max_miss: int = 2
+    merge_gap_s: float = 3.0
     transforms: tuple[str, ...] = ("identity", "flip_y")
     max_segments: int = 50
 
@@ -406,6 +408,10 @@ def _grow(
     for i, j, dd in zip(qi.tolist(), ci.tolist(), d.tolist(), strict=True):
         if i not in best or dd < best[i][1]:
             best[i] = (j, dd)
+    # Next to voting pairs, a frame only has to be clearly closer than chance: a logo on
+    # an empty street dominates its hash, yet the frame still sits well below the median.
+    background = np.median(dist, axis=1)
+    extend = np.maximum(limit, np.minimum(p.weak_distance, background - p.contrast // 2))
     # Each query frame: agrees (True), disagrees (False) or has no candidate frame near
     # its time at this offset (None: the candidate has nothing there, e.g. a black stretch).
     tol = max(p.tolerance_s, c.interval_s)
@@ -420,7 +426,7 @@ def _grow(
         else:
             closest = int(dist[i, lo:hi].min())
             if q.quality[i] >= p.min_quality:
-                state.append(bool(closest <= limit[i]))
+                state.append(bool(closest <= extend[i]))
             else:
                 state.append(True if closest <= p.extend_distance else None)
     out = []
@@ -512,7 +518,7 @@ def _resolve(segments: list[Segment], p: AlignParams) -> list[Segment]:
     The same query stretch may truly appear twice in the candidate (equally well); a
     clearly worse placement of the same stretch is a look-alike (a static scene).
     """
-    ranked = sorted(segments, key=lambda s: (s.distance, -s.frames))
+    ranked = sorted(segments, key=lambda s: (-s.frames, s.distance))
     kept: list[Segment] = []
     for seg in ranked:
         rivals = [
@@ -521,10 +527,42 @@ def _resolve(segments: list[Segment], p: AlignParams) -> list[Segment]:
             if _overlap((seg.query_start_s, seg.query_end_s), (k.query_start_s, k.query_end_s))
             > 0.5
         ]
-        if any(seg.distance > k.distance + p.margin / 2 for k in rivals):
+        if any(
+            seg.distance > k.distance + p.margin / 2 or seg.frames < 0.5 * k.frames
+            for k in rivals
+        ):
             continue
         kept.append(seg)
-    return kept
+    return _merge(kept, p)
+
+
+def _merge(segments: list[Segment], p: AlignParams) -> list[Segment]:
+    """Join segments that continue each other (same offset, a short gap between them).
+
+    A stretch whose frames are dominated by an overlay, or too dark to hash, splits a
+    copied clip in two; the two halves keep the clip's offset.
+    """
+    out: list[Segment] = []
+    for seg in sorted(segments, key=lambda s: (s.transform or "", s.offset_s, s.query_start_s)):
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and last.transform == seg.transform
+            and abs(last.offset_s - seg.offset_s) <= p.tolerance_s
+            and -p.tolerance_s <= seg.query_start_s - last.query_end_s <= p.merge_gap_s
+        ):
+            out[-1] = Segment(
+                query_start_s=last.query_start_s,
+                query_end_s=max(last.query_end_s, seg.query_end_s),
+                match_start_s=last.match_start_s,
+                match_end_s=max(last.match_end_s, seg.match_end_s),
+                frames=last.frames + seg.frames,
+                distance=min(last.distance, seg.distance),
+                transform=last.transform,
+            )
+        else:
+            out.append(seg)
+    return out
 
 
 def _share(spans: list[tuple[float, float]], total: float) -> float:
