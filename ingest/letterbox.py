@@ -6,10 +6,9 @@ perceptual hash. This module finds those bars from a video's sampled frames so t
 cut off before hashing; the original and the letterboxed copy then hash the same content.
 
 The bars are found per frame and then agreed across frames: a row (or column) at an edge is
-a bar when most of its pixels have one flat colour. The colour may change from row to row,
-so a caption strip or a logo printed on a bar does not end it. A flat edge that belongs to
-the picture (sky, a wall) is cut off too, in the original and in the copy alike, so the two
-stay comparable.
+a bar when most of its pixels have one flat colour (the colour may change from row to row,
+so a caption strip printed on a bar does not end it). Bars count only in matching pairs
+(top and bottom, or left and right), so a flat edge of the picture itself is kept.
 """
 
 from __future__ import annotations
@@ -35,6 +34,10 @@ AGREEMENT = 0.9
 STATIC_STD = 3.0
 #: Frames used to measure what is static.
 STATIC_FRAMES = 60
+#: Smallest bar, as a share of the frame (thinner ones barely change a hash).
+MIN_BAR_SHARE = 0.04
+#: Grey levels by which the two opposite bars' colours may differ.
+COLOUR_MATCH = 16.0
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,11 @@ def _edge_run(pixels: np.ndarray) -> int:
 def find_crop(frames: Sequence[np.ndarray]) -> Crop:
     """Agree on the bars of a video from its sampled greyscale frames (all one size).
 
+    Bars are accepted in pairs only: opposite bars of about the same size and the same
+    colour, each at least ``MIN_BAR_SHARE`` of the frame. A flat picture edge (a wall, the
+    sky) is rarely matched by the opposite edge, so pictures are almost never cut; a
+    re-post's canvas puts the picture in the middle.
+
     Args:
         frames: Upright greyscale frames of the video, all the same size.
 
@@ -101,44 +109,60 @@ def find_crop(frames: Sequence[np.ndarray]) -> Crop:
     if not voting:
         return Crop()
     height, width = voting[0].shape[:2]
-    runs = np.array([frame_bars(f) for f in voting if f.shape[:2] == (height, width)])
+    voting = [f for f in voting if f.shape[:2] == (height, width)]
+    runs = np.array([frame_bars(f) for f in voting])
     # The run that (1 - AGREEMENT) of the frames fall short of: frames where a subtitle
     # or a bright object reaches the edge do not shrink the bar for the whole video.
     agreed = np.floor(np.quantile(runs, 1.0 - AGREEMENT, axis=0, method="lower")).astype(int)
     top, bottom, left, right = (int(v) for v in agreed)
-    if len(voting) >= 3:
-        step = max(1, len(voting) // STATIC_FRAMES)
-        stack = np.stack([f for f in voting[::step] if f.shape[:2] == (height, width)])
-        still = np.std(stack.astype(np.float32), axis=0)
-        top, bottom = _symmetric(top, bottom, np.median(still, axis=1))
-        left, right = _symmetric(left, right, np.median(still, axis=0))
-    # The row where bar and picture meet is a blend of both after downscaling; drop it too.
-    top, bottom, left, right = (v + 1 if v else 0 for v in (top, bottom, left, right))
-    top, bottom = _limit(top, bottom, height)
-    left, right = _limit(left, right, width)
+    step = max(1, len(voting) // STATIC_FRAMES)
+    sample = np.stack(voting[::step]).astype(np.float32)
+    still = np.std(sample, axis=0) if len(sample) >= 3 else np.zeros((height, width))
+    typical = np.median(sample, axis=0)
+    top, bottom = _pair(top, bottom, np.median(still, axis=1), typical)
+    left, right = _pair(left, right, np.median(still, axis=0), typical.T)
     return Crop(top, bottom, left, right)
 
 
-def _symmetric(a: int, b: int, still: np.ndarray) -> tuple[int, int]:
-    """Widen the narrower of two opposite bars to the wider one when the rows between are
-    static: a centred letterbox has equal bars, and a caption or logo printed on one of them
-    stops its flat run early. The rows must be static over time, so picture content is
-    never taken for a bar; a flat edge of the picture (sky) is cut the same in the original
-    and the copy, as both show it.
+def _pair(a: int, b: int, still: np.ndarray, typical: np.ndarray) -> tuple[int, int]:
+    """Accept two opposite bars (rows ``[:a]`` and ``[-b:]``), or neither.
+
+    Args:
+        a, b: The agreed flat runs at the two edges.
+        still: Each row's temporal variation.
+        typical: The median frame (rows along the axis in question).
     """
-    if not (a and b) or a == b:
-        return a, b
     size = len(still)
-    if a < b and np.all(still[a:b] <= STATIC_STD):
-        return b, b
-    if b < a and np.all(still[size - a : size - b] <= STATIC_STD):
-        return a, a
-    return a, b
-
-
-def _limit(a: int, b: int, size: int) -> tuple[int, int]:
-    cap = int(size * MAX_SIDE_SHARE)
-    if a > cap or b > cap or size - a - b < size * 0.2:
-        # A "bar" this large is a uniform picture (sky, a wall), not a letterbox.
+    if not (a and b):
+        return 0, 0
+    colour = np.median(typical, axis=1)
+    flat = (np.abs(typical - colour[:, None]) <= TOLERANCE).mean(axis=1) >= ROW_SHARE
+    # A caption printed on one bar stops its flat run early. Widen that bar to the other's
+    # size when the rows between are static (print is) and the innermost of them are bar
+    # again (flat, the other bar's colour): a static picture edge next to a bar is not.
+    if a < b:
+        inner = slice(max(a, b - 2), b)
+        if np.all(still[a:b] <= STATIC_STD) and _bar_like(inner, flat, colour, colour[-1]):
+            a = b
+    elif b < a:
+        inner = slice(size - a, min(size - b, size - a + 2))
+        if np.all(still[size - a : size - b] <= STATIC_STD) and _bar_like(
+            inner, flat, colour, colour[0]
+        ):
+            b = a
+    if min(a, b) < size * MIN_BAR_SHARE or abs(a - b) > max(2, 0.2 * max(a, b)):
+        return 0, 0
+    if abs(float(colour[0]) - float(colour[-1])) > COLOUR_MATCH:
+        return 0, 0
+    # A centred canvas has equal bars: a longer run on one side is picture (a flat wall
+    # next to the bar), which the original shows too, so it must not be cut.
+    a = b = min(a, b)
+    # The row where bar and picture meet is a blend of both after downscaling; drop it too.
+    a, b = a + 1, b + 1
+    if max(a, b) > size * MAX_SIDE_SHARE or size - a - b < size * 0.2:
         return 0, 0
     return a, b
+
+
+def _bar_like(rows: slice, flat: np.ndarray, colour: np.ndarray, bar: float) -> bool:
+    return bool(np.all(flat[rows]) and np.all(np.abs(colour[rows] - bar) <= COLOUR_MATCH))

@@ -70,6 +70,8 @@ class AlignParams:
             the candidate at the segment's offset (look-alike scenes agree on a few
             frames, copies on nearly all).
         min_frames: Fewest usable frame pairs that make a segment.
+        min_duration_s: Shortest segment (fast motion samples frames densely, so a few
+            frames can span a fraction of a second).
         min_quality: Frames below this PDQ quality never vote.
         bin_s: Width of an offset bin in the vote.
         tolerance_s: Pairs this close to a peak's offset belong to it.
@@ -79,7 +81,7 @@ class AlignParams:
         max_segments: Stop after this many segments.
     """
 
-    pair_distance: int = 32
+    pair_distance: int = 24
     weak_distance: int = 90
     contrast: int = 40
     margin: int = 12
@@ -87,6 +89,7 @@ class AlignParams:
     extend_distance: int = 60
     min_agreement: float = 0.6
     min_frames: int = 3
+    min_duration_s: float = 1.0
     min_quality: int = 50
     bin_s: float = 0.5
     tolerance_s: float = 0.8
@@ -440,6 +443,8 @@ def _grow(
         seg_offset = float(np.median([c.t[best[i][0]] - q.t[i] for i in seeds]))
         start = float(q.t[first])
         end = _segment_end(q, last)
+        if end - start < p.min_duration_s:
+            continue
         m_start = max(0.0, start + seg_offset)
         m_end = min(c.span_s, end + seg_offset)
         if m_end <= m_start:
