@@ -194,14 +194,26 @@ def logo(rgb: np.ndarray, text: str = "NEWS 24") -> np.ndarray:
     cv2.rectangle(out, (x0, y0), (x0 + box_w, y0 + box_h), (200, 20, 20), thickness=-1)
     scale = box_h / 40
     cv2.putText(
-        out, text, (x0 + 6, y0 + int(box_h * 0.72)), cv2.FONT_HERSHEY_SIMPLEX, scale,
-        (255, 255, 255), max(1, int(scale * 2)), cv2.LINE_AA,
+        out,
+        text,
+        (x0 + 6, y0 + int(box_h * 0.72)),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        scale,
+        (255, 255, 255),
+        max(1, int(scale * 2)),
+        cv2.LINE_AA,
     )
     strip = out[int(h * 0.85) : int(h * 0.95)].astype(np.float32)
     out[int(h * 0.85) : int(h * 0.95)] = (strip * 0.5 + 0.5 * 30).astype(np.uint8)
     cv2.putText(
-        out, "breaking: footage from the scene", (int(w * 0.05), int(h * 0.92)),
-        cv2.FONT_HERSHEY_SIMPLEX, h / 700, (255, 255, 255), 1, cv2.LINE_AA,
+        out,
+        "breaking: footage from the scene",
+        (int(w * 0.05), int(h * 0.92)),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        h / 700,
+        (255, 255, 255),
+        1,
+        cv2.LINE_AA,
     )
     return out
 

@@ -273,7 +273,9 @@ def sample_frames(
     except Exception as exc:
         raise CorruptMedia(_one_line(exc)) from exc
     with container:
-        videos = [s for s in container.streams.video if not s.disposition & Disposition.attached_pic]
+        videos = [
+            s for s in container.streams.video if not s.disposition & Disposition.attached_pic
+        ]
         if not videos:
             raise CorruptMedia("no video stream")
         stream = videos[0]

@@ -117,7 +117,7 @@ class Segment:
         return self.match_start_s - self.query_start_s
 
     def to_dict(self) -> dict[str, float]:
-        """The contract form: ``{"query_start_s", "query_end_s", "match_start_s", "match_end_s"}``."""
+        """The contract form: query and match start and end, in seconds."""
         return {
             "query_start_s": round(self.query_start_s, 2),
             "query_end_s": round(self.query_end_s, 2),
@@ -134,8 +134,9 @@ class VideoMatch:
         segments: Matched stretches, in query time order.
         query_share: Share of the query's duration covered by the segments (0-1).
         match_share: Share of the candidate's duration covered (0-1).
-        score: Similarity of the matched frames, 1 - median distance / 128, in [0, 1].
-        distance: Median Hamming distance of the matched frame pairs.
+        score: Similarity of the matched frames, 1 - distance / 128, in [0, 1].
+        distance: Median Hamming distance of the matched frame pairs (segments' medians
+            averaged by their frame counts).
         transform: The edit that maps the candidate onto the query (``"mirror"``...) for
             the longest segment; None when there is none.
     """
@@ -163,12 +164,23 @@ class VideoMatch:
 
 @dataclass(frozen=True)
 class StillMatch:
-    """A photo found as a frame of a video, at time ``t`` of the video."""
+    """A photo found as a frame of a video.
+
+    Attributes:
+        t: Time (seconds) of the closest frame.
+        start_s, end_s: The stretch of consecutive frames the photo matches (a still
+            scene matches for as long as it lasts; ``t`` is its best frame).
+        distance: Hamming distance to the closest frame.
+        score: 1 - distance / 128, in [0, 1].
+        transform: The edit that maps the frame onto the photo (``"mirror"``...), or None.
+    """
 
     t: float
     distance: int
     score: float
     transform: str | None = None
+    start_s: float | None = None
+    end_s: float | None = None
     method: str = "pdq-still-frame"
 
     def segment(self, *, photo_is_query: bool = True) -> dict[str, float | None]:
@@ -181,7 +193,12 @@ class StillMatch:
         """
         t = round(self.t, 2)
         if photo_is_query:
-            return {"query_start_s": None, "query_end_s": None, "match_start_s": t, "match_end_s": t}
+            return {
+                "query_start_s": None,
+                "query_end_s": None,
+                "match_start_s": t,
+                "match_end_s": t,
+            }
         return {"query_start_s": t, "query_end_s": t, "match_start_s": None, "match_end_s": None}
 
     def details(self, *, photo_is_query: bool = True) -> dict[str, Any]:
@@ -319,22 +336,24 @@ def align(
     if not len(q) or not len(c):
         return None
     segments: list[Segment] = []
-    distances: list[int] = []
     for name in p.transforms:
         k = DIHEDRAL.index(name)
         if not q.has[k]:
             continue
         dist = _distances(q.bits[k], c.bits[0])
         transform = TRANSFORM_NAMES[_INVERSE.get(name, name)]
-        for seg, pair_d in _segments(q, c, dist, p, transform):
+        # The identity is tried first: a symmetric scene matches mirrored too, but the
+        # same placement found again (under another transform, or from a neighbouring
+        # offset peak) adds nothing.
+        for seg in _segments(q, c, dist, p, transform):
             if not _duplicate(seg, segments):
                 segments.append(seg)
-                distances.extend(pair_d)
     if not segments:
         return None
     segments = _resolve(segments, p)[: p.max_segments]
     segments.sort(key=lambda s: (s.query_start_s, s.match_start_s))
-    median = int(round(float(np.median(distances))))
+    weights = [s.frames for s in segments]
+    median = round(float(np.average([s.distance for s in segments], weights=weights)))
     longest = max(segments, key=lambda s: s.query_end_s - s.query_start_s)
     return VideoMatch(
         segments=segments,
@@ -348,7 +367,7 @@ def align(
 
 def _segments(
     q: FrameSeq, c: FrameSeq, dist: np.ndarray, p: AlignParams, transform: str | None
-) -> list[tuple[Segment, list[int]]]:
+) -> list[Segment]:
     """Segments of one query variant against the candidate, strongest offset first."""
     usable = (q.quality >= p.min_quality)[:, None] & (c.quality >= p.min_quality)[None, :]
     background = np.median(dist, axis=1)
@@ -363,7 +382,7 @@ def _segments(
     # Weight by similarity (unrelated PDQ hashes are ~128 bits apart).
     weights = np.clip((_BITS / 2 - d) / (_BITS / 2), 0.05, 1.0)
     alive = np.ones(len(pairs), bool)
-    found: list[tuple[Segment, list[int]]] = []
+    found: list[Segment] = []
     lo = float(offsets.min()) - p.bin_s
     while alive.any() and len(found) < p.max_segments:
         bins = np.floor((offsets[alive] - lo) / p.bin_s).astype(np.int64)
@@ -378,8 +397,7 @@ def _segments(
         members = alive & (np.abs(offsets - centre) <= p.tolerance_s)
         alive &= ~members
         grown = _grow(q, c, dist, limit, p, qi[members], ci[members], d[members], centre)
-        for seg, pair_d in grown:
-            found.append((_with_transform(seg, transform), pair_d))
+        found += [_with_transform(seg, transform) for seg in grown]
     return found
 
 
@@ -405,7 +423,7 @@ def _grow(
     ci: np.ndarray,
     d: np.ndarray,
     offset: float,
-) -> list[tuple[Segment, list[int]]]:
+) -> list[Segment]:
     """Turn one offset's voting pairs into segments by walking the query's frames."""
     best: dict[int, tuple[int, int]] = {}
     for i, j, dd in zip(qi.tolist(), ci.tolist(), d.tolist(), strict=True):
@@ -450,16 +468,13 @@ def _grow(
         if m_end <= m_start:
             continue
         out.append(
-            (
-                Segment(
-                    query_start_s=start,
-                    query_end_s=end,
-                    match_start_s=m_start,
-                    match_end_s=m_end,
-                    frames=len(seeds),
-                    distance=float(np.median(seed_d)),
-                ),
-                seed_d,
+            Segment(
+                query_start_s=start,
+                query_end_s=end,
+                match_start_s=m_start,
+                match_end_s=m_end,
+                frames=len(seeds),
+                distance=float(np.median(seed_d)),
             )
         )
     return out
@@ -511,8 +526,7 @@ def _duplicate(seg: Segment, accepted: list[Segment]) -> bool:
     """True when an accepted segment already covers the same content on both sides."""
     return any(
         _overlap((seg.query_start_s, seg.query_end_s), (a.query_start_s, a.query_end_s)) > 0.5
-        and _overlap((seg.match_start_s, seg.match_end_s), (a.match_start_s, a.match_end_s))
-        > 0.5
+        and _overlap((seg.match_start_s, seg.match_end_s), (a.match_start_s, a.match_end_s)) > 0.5
         for a in accepted
     )
 
@@ -533,8 +547,7 @@ def _resolve(segments: list[Segment], p: AlignParams) -> list[Segment]:
             > 0.5
         ]
         if any(
-            seg.distance > k.distance + p.margin / 2 or seg.frames < 0.5 * k.frames
-            for k in rivals
+            seg.distance > k.distance + p.margin / 2 or seg.frames < 0.5 * k.frames for k in rivals
         ):
             continue
         kept.append(seg)
@@ -643,6 +656,8 @@ def still_in_video(
                 distance=int(best[i]),
                 score=max(0.0, 1.0 - int(best[i]) / (_BITS / 2)),
                 transform=TRANSFORM_NAMES[_INVERSE.get(name, name)],
+                start_s=float(seq.t[group[0]]),
+                end_s=float(seq.t[group[-1]]),
             )
         )
     matches.sort(key=lambda m: (m.distance, m.t))
