@@ -81,8 +81,8 @@ class FrameOptions:
         min_motion_gap_s: Motion frames are kept at most this often.
         motion_share: Share of ``max_frames`` that motion frames may use, spread evenly
             over the video.
-        min_scene_gap_s: A cut frame is kept only this long after the previous kept frame
-            (flashes and strobes would otherwise flood the record).
+        min_scene_gap_s: A cut is kept only this long after the previous cut (flashes and
+            strobes would otherwise flood the record).
         min_quality: Frames whose PDQ quality is below this are counted as low quality
             (kept, flagged by their quality; matching does not start from them).
         min_std: Frames whose grey-level standard deviation (after cropping) is below this
@@ -95,7 +95,7 @@ class FrameOptions:
     """
 
     interval_s: float = 0.5
-    max_frames: int = 3600
+    max_frames: int = 2400
     size: int = 160
     scene_threshold: float = 28.0
     min_scene_gap_s: float = 0.2
@@ -317,6 +317,7 @@ class _Sampler:
         self.previous: np.ndarray | None = None
         self.kept_signature: np.ndarray | None = None
         self.motion_kept = 0
+        self.last_cut = -math.inf
         self.started = time.monotonic()
 
     def run(self, container: Any) -> None:
@@ -335,8 +336,13 @@ class _Sampler:
                 self.sampling.complete = False
                 break
         self.sampling.decode_errors = errors
-        if len(self.sampling.frames) > self.opts.max_frames:
+        grid = sum(not (f.scene or f.motion) for f in self.sampling.frames)
+        if grid > self.opts.max_frames * 1.2 or len(self.sampling.frames) > self._cap():
             self._thin()
+
+    def _cap(self) -> int:
+        # Grid frames, motion frames' own budget, and as many again for cuts.
+        return int(self.opts.max_frames * (2 + self.opts.motion_share))
 
     def _within_budget(self) -> bool:
         elapsed = time.monotonic() - self.started
@@ -368,7 +374,8 @@ class _Sampler:
         interval = self.sampling.interval_s
         gap = t - self.last_kept
         on_grid = t >= self.next_grid - self.frame_step / 2
-        scene = cut and gap >= opts.min_scene_gap_s
+        # Cuts right after a kept cut are a flash or a strobe: one frame is enough.
+        scene = cut and t - self.last_cut >= opts.min_scene_gap_s
         motion = (
             not (on_grid or scene)
             and self.kept_signature is not None
@@ -385,8 +392,10 @@ class _Sampler:
             self.next_grid = (slot + 1) * interval
         self.motion_kept += motion
         self.last_kept = t
+        if scene:
+            self.last_cut = t
         self.kept_signature = signature
-        kept = SampledFrame(t, self._picture(frame), scene and not on_grid, motion)
+        kept = SampledFrame(t, self._picture(frame), scene, motion)
         self.sampling.frames.append(kept)
         if self.ctx.skip_frame == "NONREF" and len(self.sampling.frames) == 8:
             self._check_density()
@@ -431,7 +440,8 @@ class _Sampler:
         return np.ascontiguousarray(np.rot90(gray, -turns)) if turns else gray
 
     def _thin(self) -> None:
-        # The container understated the duration: halve the rate until under the cap.
+        # The container understated the duration (or a strobe cut all the time): halve
+        # the rate until under the cap.
         frames = self.sampling.frames
         while len(frames) > self.opts.max_frames:
             frames = frames[::2]
