@@ -7,14 +7,14 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-
 from conftest import scene
+from videogen import Part, Source, black, constant, letterbox, write
+
 from ingest.errors import CorruptMedia
 from ingest.letterbox import Crop, find_crop
 from ingest.perceptual import DIHEDRAL, hamming
 from ingest.pipeline import extract
 from ingest.video_frames import FrameOptions, hash_video_frames, pdq_frame, sample_frames
-from videogen import Part, Source, black, constant, letterbox, write
 
 SOURCE = Source(seed=5, seconds=12.0)
 
@@ -62,9 +62,7 @@ def test_frames_match_between_copies_at_other_frame_rates(
 
 
 def test_rotation_metadata_is_applied(source_video: Path, tmp_path: Path) -> None:
-    rotated = write(
-        tmp_path / "rotated.mp4", [Part(SOURCE.frame, 0.0, 4.0)], rotation=-90
-    )
+    rotated = write(tmp_path / "rotated.mp4", [Part(SOURCE.frame, 0.0, 4.0)], rotation=-90)
     with av.open(str(rotated)) as container:
         assert container.streams.video[0].codec_context.height == 192  # stored on its side
     upright = {round(h["t"], 1): h["hex"] for h in hash_video_frames(source_video).hashes}
