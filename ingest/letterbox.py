@@ -32,7 +32,7 @@ AGREEMENT = 0.9
 #: A row whose pixels vary less than this over time (grey levels, median over the row) is
 #: static: part of a bar, or something printed on one.
 STATIC_STD = 3.0
-#: Frames used to measure what is static.
+#: Frames looked at (spread over the video).
 STATIC_FRAMES = 60
 #: Smallest bar, as a share of the frame (thinner ones barely change a hash).
 MIN_BAR_SHARE = 0.04
@@ -105,7 +105,9 @@ def find_crop(frames: Sequence[np.ndarray]) -> Crop:
         The crop to apply to every frame; empty when there are no bars or too few frames
         with content to tell.
     """
-    voting = [f for f in frames if float(np.std(f)) >= MIN_FRAME_STD]
+    # Bars are the same all through a video: a few dozen frames spread over it will do.
+    step = max(1, len(frames) // STATIC_FRAMES)
+    voting = [f for f in frames[::step] if float(np.std(f)) >= MIN_FRAME_STD]
     if not voting:
         return Crop()
     height, width = voting[0].shape[:2]
@@ -115,8 +117,7 @@ def find_crop(frames: Sequence[np.ndarray]) -> Crop:
     # or a bright object reaches the edge do not shrink the bar for the whole video.
     agreed = np.floor(np.quantile(runs, 1.0 - AGREEMENT, axis=0, method="lower")).astype(int)
     top, bottom, left, right = (int(v) for v in agreed)
-    step = max(1, len(voting) // STATIC_FRAMES)
-    sample = np.stack(voting[::step]).astype(np.float32)
+    sample = np.stack(voting).astype(np.float32)
     still = np.std(sample, axis=0) if len(sample) >= 3 else np.zeros((height, width))
     typical = np.median(sample, axis=0)
     top, bottom = _pair(top, bottom, np.median(still, axis=1), typical)

@@ -3,9 +3,9 @@
 This module owns turning a video file into the time series of frame hashes that video
 matching (``registry.video_align``) works on:
 
-1. Decode once, front to back, with PyAV at low cost: non-reference frames and the
-   deblocking filter are skipped (neither changes what a perceptual hash sees), and every
-   decoded frame is only glanced at through a tiny luma thumbnail.
+1. Decode once, front to back, with PyAV at low cost: non-reference frames, the residual of
+   B-frames and the deblocking filter are skipped, and every decoded frame is only
+   glanced at through a tiny luma thumbnail.
 2. Keep one frame every ``interval_s`` seconds, the first frame after each scene cut, and
    during fast motion every frame that has changed enough since the last one kept (two
    copies of a fast scene are otherwise sampled at different instants, whose hashes
@@ -302,11 +302,16 @@ class _Sampler:
         self.ctx = stream.codec_context
         self.ctx.thread_count = opts.threads
         self.ctx.thread_type = "SLICE" if opts.threads == 1 else "AUTO"
+        # "fast" skips work (below); "all" decodes every frame; "keyframes" only those.
+        self.mode = "fast" if opts.fast else "all"
         if opts.fast:
-            # Non-reference frames are never needed to decode the others, and deblocking
-            # only smooths block edges: skipping both roughly doubles decoding speed.
+            # Non-reference frames are never needed to decode the others; the residual
+            # of B-frames (motion-compensated from their neighbours) and the deblocking
+            # filter change a frame's PDQ by a few bits only. Skipping all three decodes
+            # 720p H.264 about 2.5x faster. Every other frame is still seen, which fast
+            # motion needs (see ``motion_threshold``).
             self.ctx.skip_frame = "NONREF"
-            self.ctx.options = {"skip_loop_filter": "all"}
+            self.ctx.options = {"skip_loop_filter": "all", "skip_idct": "bidir"}
         self.tb = stream.time_base
         self.start_pts: int | None = stream.start_time
         rate = stream.average_rate or stream.guessed_rate
@@ -358,6 +363,7 @@ class _Sampler:
             # Too slow to decode every frame in time: keep going on keyframes only, which
             # still gives a frame every few seconds on most encodings.
             self.ctx.skip_frame = "NONKEY"
+            self.mode = "keyframes"
             self.sampling.keyframes_only_from_s = round(self.last_t, 3)
         return True
 
@@ -397,7 +403,7 @@ class _Sampler:
         self.kept_signature = signature
         kept = SampledFrame(t, self._picture(frame), scene, motion)
         self.sampling.frames.append(kept)
-        if self.ctx.skip_frame == "NONREF" and len(self.sampling.frames) == 8:
+        if self.mode == "fast" and len(self.sampling.frames) == 8:
             self._check_density()
 
     def _motion_allowance(self, t: float) -> float:
@@ -414,6 +420,7 @@ class _Sampler:
         span = grid[-1].t - grid[0].t
         if span > (len(grid) - 1) * self.sampling.interval_s * 1.5:
             self.ctx.skip_frame = "DEFAULT"
+            self.mode = "all"
 
     def _time(self, frame: Any) -> float:
         pts = frame.pts
@@ -433,7 +440,12 @@ class _Sampler:
         width, height = frame.width, frame.height
         scale = min(1.0, self.opts.size / max(width, height))
         w, h = max(1, round(width * scale)), max(1, round(height * scale))
-        gray = frame.to_ndarray(format="gray", width=w, height=h, interpolation="AREA")
+        luma = _luma(frame)
+        if luma is None:
+            gray = frame.to_ndarray(format="gray", width=w, height=h, interpolation="AREA")
+        else:
+            # Straight from the decoder's luma plane: half the cost of a conversion.
+            gray = cv2.resize(luma, (w, h), interpolation=cv2.INTER_AREA)
         clockwise = self.rotation if self.rotation is not None else -_frame_rotation(frame)
         turns = round(clockwise / 90) % 4
         # np.rot90 turns counter-clockwise; the display rotation is clockwise.
@@ -461,12 +473,19 @@ def _change(signature: np.ndarray, reference: np.ndarray) -> float:
     return float(np.mean(np.abs(signature - reference))) / (float(reference.std()) + 4.0)
 
 
+def _luma(frame: Any) -> np.ndarray | None:
+    """The frame's 8-bit luma plane as an array view, or None for other pixel formats."""
+    if frame.format.name not in _LUMA_FIRST:
+        return None
+    plane = frame.planes[0]
+    luma = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+    return luma[: frame.height, : frame.width]
+
+
 def _signature(frame: Any) -> np.ndarray:
     """A 32x18 thumbnail of the frame's luma, read cheaply (no full-size conversion)."""
-    if frame.format.name in _LUMA_FIRST:
-        plane = frame.planes[0]
-        luma = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
-        luma = luma[: frame.height, : frame.width]
+    luma = _luma(frame)
+    if luma is not None:
         # Every few pixels is plenty for a 32x18 average and costs almost nothing.
         step = max(1, min(frame.width // 64, frame.height // 36, 8))
         luma = luma[::step, ::step]
