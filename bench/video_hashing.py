@@ -81,7 +81,8 @@ def main() -> None:
         for path in videos:
             rows.append((path.name, "fast (default)", measure(path, fast)))
             rows.append((path.name, "every frame, deblocking", measure(path, full)))
-        for name in ("car-detection.mp4", "bottle-detection.mp4", "one-by-one-person-detection.mp4"):
+        for name in ("car-detection", "bottle-detection", "one-by-one-person-detection"):
+            name = f"{name}.mp4"
             rows.append((name, "fast (default)", measure(CORPUS / name, fast)))
     print(
         "| video | size | fps | kb/s | duration (s) | decoding | CPU (s) | x real time "

@@ -16,35 +16,45 @@ PDQ hashes with a ``"t"`` key); nothing here reads files or the registry.
    usable agreeing pairs. Several peaks give several segments: a compilation of several
    sources, or the same clip appearing twice.
 
-``still_in_video(photo, frames)`` finds the times at which a photo (in any of its 8
-dihedral variants) is a frame of a video; it serves both ways round (a registered photo
-in a query video, or a query photo in a registered video).
+``still_in_video(photo, frames)`` (from ``registry.still_match``, re-exported here) finds
+the times at which a photo, in any of its 8 dihedral variants, is a frame of a video.
+Frame sequences are parsed by ``registry.frame_seq.frame_sequence``; pass a parsed
+``FrameSeq`` to compare one video with many without parsing it again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ingest.perceptual import DIHEDRAL
 
-#: What each dihedral variant means as an edit, said of the query relative to the match.
-TRANSFORM_NAMES = {
-    "identity": None,
-    "rotate90": "rotate90",
-    "rotate180": "rotate180",
-    "rotate270": "rotate270",
-    "flip_x": "flip_vertical",
-    "flip_y": "mirror",
-    "flip_plus1": "transpose",
-    "flip_minus1": "transverse",
-}
-# Variant k of the query equals the match => the query is the match under k's inverse.
-_INVERSE = {"rotate90": "rotate270", "rotate270": "rotate90"}
-_BITS = 256
+from .frame_seq import (
+    BITS,
+    TRANSFORM_NAMES,
+    FrameInput,
+    FrameSeq,
+    distances,
+    frame_sequence,
+    transform_name,
+)
+from .still_match import StillMatch, matchable_frames, still_in_video
+
+__all__ = [
+    "TRANSFORM_NAMES",
+    "AlignParams",
+    "FrameSeq",
+    "Segment",
+    "StillMatch",
+    "VideoMatch",
+    "align",
+    "frame_sequence",
+    "matchable_frames",
+    "still_in_video",
+]
 
 
 @dataclass(frozen=True)
@@ -162,151 +172,6 @@ class VideoMatch:
         }
 
 
-@dataclass(frozen=True)
-class StillMatch:
-    """A photo found as a frame of a video.
-
-    Attributes:
-        t: Time (seconds) of the closest frame.
-        start_s, end_s: The stretch of consecutive frames the photo matches (a still
-            scene matches for as long as it lasts; ``t`` is its best frame).
-        distance: Hamming distance to the closest frame.
-        score: 1 - distance / 128, in [0, 1].
-        transform: The edit that maps the frame onto the photo (``"mirror"``...), or None.
-    """
-
-    t: float
-    distance: int
-    score: float
-    transform: str | None = None
-    start_s: float | None = None
-    end_s: float | None = None
-    method: str = "pdq-still-frame"
-
-    def segment(self, *, photo_is_query: bool = True) -> dict[str, float | None]:
-        """The contract segment: the video side's start and end are the frame's time.
-
-        Args:
-            photo_is_query: True when the photo is the query and the video the match
-                (``match_start_s`` is the frame time); False for a frame of a query video
-                that is a registered photo (``query_start_s`` is the frame time).
-        """
-        t = round(self.t, 2)
-        if photo_is_query:
-            return {
-                "query_start_s": None,
-                "query_end_s": None,
-                "match_start_s": t,
-                "match_end_s": t,
-            }
-        return {"query_start_s": t, "query_end_s": t, "match_start_s": None, "match_end_s": None}
-
-    def details(self, *, photo_is_query: bool = True) -> dict[str, Any]:
-        """The ``neardup.found`` custody-event fields (without ``match``)."""
-        return {
-            "score": round(self.score, 4),
-            "distance": self.distance,
-            "method": self.method,
-            "transform": self.transform,
-            "segments": [self.segment(photo_is_query=photo_is_query)],
-        }
-
-
-# --- frame sequences ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FrameSeq:
-    """A video's frame hashes as arrays: times, qualities and +-1 bit matrices.
-
-    ``bits[k]`` holds dihedral variant ``DIHEDRAL[k]`` of every frame; ``has[k]`` says
-    whether the variant was stored (frames hashed without variants only have identity).
-    """
-
-    t: np.ndarray
-    quality: np.ndarray
-    bits: np.ndarray = field(repr=False)
-    has: np.ndarray = field(repr=False)
-    duration_s: float | None = None
-
-    def __len__(self) -> int:
-        return len(self.t)
-
-    @property
-    def interval_s(self) -> float:
-        """The typical spacing of the frames."""
-        if len(self.t) < 2:
-            return 0.5
-        return float(np.median(np.diff(self.t)))
-
-    @property
-    def span_s(self) -> float:
-        """The duration, or an estimate from the last frame."""
-        if self.duration_s:
-            return float(self.duration_s)
-        return float(self.t[-1] + self.interval_s) if len(self.t) else 0.0
-
-
-FrameInput = Mapping[str, Any] | Sequence[Any]
-
-
-def frame_sequence(
-    frames: Iterable[FrameInput] | FrameSeq, duration_s: float | None = None
-) -> FrameSeq:
-    """Normalise frame hashes into a ``FrameSeq`` sorted by time.
-
-    Args:
-        frames: Hash records with ``"t"`` (``{"alg": "pdq", "hex", "quality", "dihedral",
-            "t"}``; records of other algorithms or without ``"t"`` are skipped) or tuples
-            ``(t, hex, quality, dihedral)``.
-        duration_s: The video's duration, for the shares.
-
-    Raises:
-        ValueError: A hash is not 64 hex digits.
-    """
-    if isinstance(frames, FrameSeq):
-        return frames
-    rows = []
-    for item in frames:
-        if isinstance(item, Mapping):
-            if item.get("alg", "pdq") != "pdq" or item.get("t") is None:
-                continue
-            rows.append((item["t"], item["hex"], item.get("quality"), item.get("dihedral")))
-        else:
-            t, hexa, quality, dihedral = (*item, None, None)[:4]
-            rows.append((t, hexa, quality, dihedral))
-    rows.sort(key=lambda r: float(r[0]))
-    n = len(rows)
-    bits = np.zeros((len(DIHEDRAL), n, _BITS), np.float32)
-    has = np.zeros(len(DIHEDRAL), bool)
-    has[0] = True
-    complete = [True] * len(DIHEDRAL)
-    for i, (_, hexa, _, dihedral) in enumerate(rows):
-        bits[0, i] = _signs(hexa)
-        variants = list(dihedral or [])
-        for k in range(1, len(DIHEDRAL)):
-            if k < len(variants) and variants[k]:
-                bits[k, i] = _signs(variants[k])
-            else:
-                complete[k] = False
-    has[1:] = [bool(n) and complete[k] for k in range(1, len(DIHEDRAL))]
-    times = np.array([float(r[0]) for r in rows], np.float64)
-    quality = np.array([100 if r[2] is None else int(r[2]) for r in rows], np.int32)
-    return FrameSeq(times, quality, bits, has, duration_s)
-
-
-def _signs(hexa: str) -> np.ndarray:
-    raw = bytes.fromhex(hexa)
-    if len(raw) * 8 != _BITS:
-        raise ValueError(f"not a 256-bit PDQ hash: {hexa[:16]}...")
-    return np.unpackbits(np.frombuffer(raw, np.uint8)).astype(np.float32) * 2 - 1
-
-
-def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamming distances between rows of two +-1 matrices (exact in float32)."""
-    return np.rint((_BITS - a @ b.T) / 2).astype(np.int16)
-
-
 # --- video to video ----------------------------------------------------------------------
 
 
@@ -340,8 +205,8 @@ def align(
         k = DIHEDRAL.index(name)
         if not q.has[k]:
             continue
-        dist = _distances(q.bits[k], c.bits[0])
-        transform = TRANSFORM_NAMES[_INVERSE.get(name, name)]
+        dist = distances(q.bits[k], c.bits[0])
+        transform = transform_name(name)
         # The identity is tried first: a symmetric scene matches mirrored too, but the
         # same placement found again (under another transform, or from a neighbouring
         # offset peak) adds nothing.
@@ -359,7 +224,7 @@ def align(
         segments=segments,
         query_share=_share([(s.query_start_s, s.query_end_s) for s in segments], q.span_s),
         match_share=_share([(s.match_start_s, s.match_end_s) for s in segments], c.span_s),
-        score=max(0.0, 1.0 - median / (_BITS / 2)),
+        score=max(0.0, 1.0 - median / (BITS / 2)),
         distance=median,
         transform=longest.transform,
     )
@@ -373,14 +238,17 @@ def _segments(
     background = np.median(dist, axis=1)
     # The bar a pair must pass: the absolute one, or the relative one when looser.
     limit = np.maximum(p.pair_distance, np.minimum(p.weak_distance, background - p.contrast))
-    voting = np.where(usable & (dist <= limit[:, None]), dist, _BITS)
+    voting = np.where(usable & (dist <= limit[:, None]), dist, BITS)
     pairs = _pairs(voting, p)
     if not len(pairs):
         return []
     qi, ci, d = pairs[:, 0], pairs[:, 1], pairs[:, 2]
     offsets = c.t[ci] - q.t[qi]
-    # Weight by similarity (unrelated PDQ hashes are ~128 bits apart).
-    weights = np.clip((_BITS / 2 - d) / (_BITS / 2), 0.05, 1.0)
+    # Weight by similarity (unrelated PDQ hashes are ~128 bits apart), shared among the
+    # candidate frames a query frame matches about equally well: a frame of a still scene
+    # matches the whole scene and says little about the offset; a moving one says a lot.
+    weights = np.clip((BITS / 2 - d) / (BITS / 2), 0.05, 1.0)
+    weights /= np.bincount(qi, minlength=len(q))[qi]
     alive = np.ones(len(pairs), bool)
     found: list[Segment] = []
     lo = float(offsets.min()) - p.bin_s
@@ -409,7 +277,7 @@ def _pairs(voting: np.ndarray, p: AlignParams) -> np.ndarray:
     cols = order.ravel()
     d = voting[rows, cols]
     best = voting.min(axis=1)[rows]
-    keep = (d < _BITS) & (d <= best + p.margin)
+    keep = (d < BITS) & (d <= best + p.margin)
     return np.stack([rows[keep], cols[keep], d[keep]], axis=1).astype(np.int64)
 
 
@@ -593,98 +461,3 @@ def _share(spans: list[tuple[float, float]], total: float) -> float:
             covered += b - a
             end = b
     return min(1.0, covered / total)
-
-
-# --- stills ------------------------------------------------------------------------------
-
-
-def still_in_video(
-    photo: Mapping[str, Any] | str,
-    frames: Iterable[FrameInput] | FrameSeq,
-    *,
-    max_distance: int = 40,
-    min_quality: int = 50,
-    transforms: Sequence[str] = DIHEDRAL,
-    limit: int = 5,
-) -> list[StillMatch]:
-    """Find the times at which a photo is a frame of a video.
-
-    Args:
-        photo: The photo's PDQ record (``{"hex", "quality", "dihedral"}``) or a bare hex.
-        frames: The video's frame hashes.
-        max_distance: Most bits the photo (in its best variant) may differ from a frame.
-        min_quality: Photos and frames below this PDQ quality never match.
-        transforms: The photo's dihedral variants tried (all 8 by default: photos are often
-            rotated or mirrored).
-        limit: At most this many matches: the best frame of each stretch of matching
-            frames (a still scene matches several frames in a row), best first.
-
-    Returns:
-        Matches, best first; empty when none.
-    """
-    record = {"hex": photo} if isinstance(photo, str) else photo
-    quality = record.get("quality")
-    if quality is not None and int(quality) < min_quality:
-        return []
-    seq = frame_sequence(frames)
-    if not len(seq):
-        return []
-    variants = list(record.get("dihedral") or [record["hex"]])
-    names = [n for n in transforms if DIHEDRAL.index(n) < len(variants)]
-    photo_bits = np.stack([_signs(variants[DIHEDRAL.index(n)]) for n in names])
-    dist = _distances(photo_bits, seq.bits[0])
-    dist[:, seq.quality < min_quality] = _BITS
-    best_variant = dist.argmin(axis=0)
-    best = dist.min(axis=0)
-    hits = np.flatnonzero(best <= max_distance)
-    if not len(hits):
-        return []
-    gap = 2.5 * seq.interval_s
-    groups: list[list[int]] = []
-    for i in hits.tolist():
-        if groups and seq.t[i] - seq.t[groups[-1][-1]] <= gap:
-            groups[-1].append(i)
-        else:
-            groups.append([i])
-    matches = []
-    for group in groups:
-        i = min(group, key=lambda j: (int(best[j]), j))
-        name = names[int(best_variant[i])]
-        matches.append(
-            StillMatch(
-                t=float(seq.t[i]),
-                distance=int(best[i]),
-                score=max(0.0, 1.0 - int(best[i]) / (_BITS / 2)),
-                transform=TRANSFORM_NAMES[_INVERSE.get(name, name)],
-                start_s=float(seq.t[group[0]]),
-                end_s=float(seq.t[group[-1]]),
-            )
-        )
-    matches.sort(key=lambda m: (m.distance, m.t))
-    return matches[:limit]
-
-
-def matchable_frames(
-    frames: Iterable[FrameInput], *, min_quality: int = 50, min_change: int = 16
-) -> list[dict[str, Any]]:
-    """The frame hashes of a video worth looking up in a photo index.
-
-    Frames below ``min_quality`` are left out, and so is a frame within ``min_change``
-    bits of the previous one kept (a still scene gives the same hash many times).
-    """
-    kept: list[dict[str, Any]] = []
-    last: np.ndarray | None = None
-    for item in sorted(
-        (f for f in frames if isinstance(f, Mapping) and f.get("t") is not None),
-        key=lambda f: float(f["t"]),
-    ):
-        if item.get("alg", "pdq") != "pdq":
-            continue
-        if item.get("quality") is not None and int(item["quality"]) < min_quality:
-            continue
-        bits = _signs(item["hex"])
-        if last is not None and int(np.sum(bits != last)) < min_change:
-            continue
-        kept.append(dict(item))
-        last = bits
-    return kept
