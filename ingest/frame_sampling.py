@@ -109,9 +109,18 @@ def sample_frames(
     duration_s: float | None = None,
     options: FrameOptions | None = None,
 ) -> Sampling:
-    """Decode a video once and keep regularly spaced frames plus scene-cut frames.
+    """Decode a video once and keep grid, scene-cut and motion frames.
 
-    Args, Raises: as ``hash_video_frames``.
+    Args:
+        path: The video file.
+        rotation: Clockwise display rotation in degrees (``metadata["rotation"]``); None
+            reads it from each frame's display matrix.
+        duration_s: The container's duration, to choose the interval up front.
+        options: Sampling settings.
+
+    Raises:
+        CorruptMedia: No frame could be decoded.
+        UnreadableFile, NotAFile: The file cannot be opened.
     """
     opts = options or FrameOptions()
     fspath = os.fsdecode(path)
