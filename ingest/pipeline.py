@@ -33,6 +33,7 @@ from .perceptual import hash_picture
 from .record import Extracted, display_path
 from .sniff import HEAD_SIZE, sniff
 from .supervisor import Limits, supervised_extract
+from .video_frames import hash_video_frames
 from .video_meta import read_video_metadata
 from .walk import WalkEntry
 
@@ -171,6 +172,23 @@ def _extract_video(path: str, rec: Extracted) -> None:
     rec.width, rec.height, rec.duration_s = info.width, info.height, info.duration_s
     rec.metadata = dict(info.metadata)
     rec.exif = dict(info.tags)
+    # Frame hashes are one more step: a video whose frames cannot be decoded is still
+    # stored, with its container metadata and a warning.
+    try:
+        frames = hash_video_frames(
+            path, rotation=info.metadata.get("rotation"), duration_s=info.duration_s
+        )
+    except EvidenceError as exc:
+        rec.warn("frame_hashes", exc)
+    except MemoryError:
+        rec.warn("frame_hashes", TooLarge("out of memory while hashing frames"))
+    except Exception as exc:  # A decoder crash on one file must not lose its metadata.
+        rec.warn("frame_hashes", exc)
+    else:
+        rec.hashes = frames.hashes
+        rec.metadata["frame_hashes"] = frames.summary
+        for problem in frames.problems:
+            rec.warn("frame_hashes", problem)
 
 
 def _iso(timestamp: float) -> str:
