@@ -148,6 +148,7 @@ class Verification:
     ok: bool
     conclusive: bool
     score: float = 0.0
+    agreement: float = 0.0
     inliers: int = 0
     mirrored: bool = False
     angle: float = 0.0
@@ -164,13 +165,13 @@ _MATCHER = cv2.BFMatcher(cv2.NORM_HAMMING)
 #: Agreement is measured on blocks of this many pixels (of the ~512 px pictures).
 BLOCK = 16
 #: A block agrees when its normalised cross-correlation exceeds this.
-BLOCK_NCC = 0.8
+BLOCK_NCC = 0.9
 #: Photos inside borders or screenshots are enlarged to this size for the vote.
 ENLARGE_TO = 512
 #: Re-posts are resized by at most this factor (either way) relative to each other.
 MIN_SCALE = 0.1
 #: Blocks flatter than this (grey-level standard deviation) carry no evidence.
-MIN_BLOCK_STD = 3.0
+MIN_BLOCK_STD = 6.0
 
 
 def _fit(query: Side, other: Side, ratio: float) -> tuple[np.ndarray, int] | None:
@@ -226,7 +227,14 @@ def _agreement(query: Side, other: Side, matrix: np.ndarray) -> Overlap:
     h, w = query.gray.shape
     oh, ow = other.gray.shape
     inverse = cv2.invertAffineTransform(matrix)
-    warped = cv2.warpAffine(other.gray.astype(np.float32), inverse, (w, h), flags=cv2.INTER_LINEAR)
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    source, to_source = other.gray.astype(np.float32), inverse
+    if scale > 1.25:
+        # The candidate is larger: average it down first, or the warp would alias.
+        small = (max(1, round(ow / scale)), max(1, round(oh / scale)))
+        source = cv2.resize(source, small, interpolation=cv2.INTER_AREA)
+        to_source = cv2.invertAffineTransform(matrix / scale)
+    warped = cv2.warpAffine(source, to_source, (w, h), flags=cv2.INTER_LINEAR)
     other_box = _box_mask((oh, ow), other.box)
     seen = cv2.warpAffine(other_box.astype(np.uint8), inverse, (w, h), flags=cv2.INTER_NEAREST)
     seen = seen > 0
@@ -235,27 +243,42 @@ def _agreement(query: Side, other: Side, matrix: np.ndarray) -> Overlap:
     back = cv2.warpAffine(query_box.astype(np.uint8), matrix, (ow, oh), flags=cv2.INTER_NEAREST)
     coverage_match = float(((back > 0) & other_box).sum() / max(1, other_box.sum()))
     compared = seen & query_box
+    regions_compared = [compared]
     coverage_band = 0.0
     if query.band is not None:
-        # In a screenshot only the photo is compared, not the app around it. (A band
-        # wrongly found in an ordinary photo only makes the compared area smaller.)
+        # In a screenshot of a crop the registered copy also covers the app around the
+        # photo: compare the photo alone too. (A band wrongly found in an ordinary photo
+        # gives a smaller region, and the better-supported of the two is kept.)
         band = _box_mask((h, w), query.band)
         coverage_band = float((seen & band).sum() / max(1, band.sum()))
-        compared &= band
-    # Blocks on the edge of the overlap mix photo and background: leave them out.
-    overlap = compared.astype(np.uint8)
-    valid = cv2.erode(overlap, np.ones((9, 9), np.uint8)) > 0
+        regions_compared.append(compared & band)
     a = cv2.GaussianBlur(query.gray.astype(np.float32), (0, 0), 1.0)
     b = cv2.GaussianBlur(warped, (0, 0), 1.0)
     size = BLOCK
     if h < 3 * size or w < 3 * size:
         return Overlap(0.0, 0, coverage_query, coverage_match, coverage_band)
+    agrees, textured = _block_agreement(a, b, size)
+    best_score, best_n, best_agree = -1.0, 0, 0.0
+    for region in regions_compared:
+        # Blocks on the edge of the compared region mix photo and background: left out.
+        valid = cv2.erode(region.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+        inside = _blocks(valid[1:-1, 1:-1].astype(np.float32), size).min(axis=2) > 0
+        counted = inside & textured
+        n = int(counted.sum())
+        fraction = float(agrees[counted].sum() / n) if n else 0.0
+        if lower_bound(fraction, n) > best_score:
+            best_score, best_n, best_agree = lower_bound(fraction, n), n, fraction
+    return Overlap(best_agree, best_n, coverage_query, coverage_match, coverage_band)
+
+
+def _block_agreement(a: np.ndarray, b: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per block (of ``a`` without its 1-pixel rim): whether ``b`` agrees, and whether
+    both are textured enough to say."""
+    h, w = a.shape
     # Compare each block with the warped candidate shifted by up to one pixel: resampling
     # leaves sub-pixel misalignments that would otherwise cost fine textures their
     # agreement, while parallax and perspective move things by far more.
-    core = a[1:-1, 1:-1]
-    ab = _blocks(core, size)
-    inside = _blocks(valid[1:-1, 1:-1].astype(np.float32), size).min(axis=2) > 0
+    ab = _blocks(a[1:-1, 1:-1], size)
     ab = ab - ab.mean(axis=2, keepdims=True)
     sa = np.sqrt((ab * ab).mean(axis=2))
     best = np.full(sa.shape, -1.0, np.float32)
@@ -270,10 +293,18 @@ def _agreement(query: Side, other: Side, matrix: np.ndarray) -> Overlap:
             better = ncc > best
             best[better] = ncc[better]
             sb_best[better] = sb[better]
-    textured = inside & (sa > MIN_BLOCK_STD) & (sb_best > MIN_BLOCK_STD)
-    n = int(textured.sum())
-    agree = float((best[textured] > BLOCK_NCC).sum() / n) if n else 0.0
-    return Overlap(agree, n, coverage_query, coverage_match, coverage_band)
+    textured = (sa > MIN_BLOCK_STD) & (sb_best > MIN_BLOCK_STD)
+    return best > BLOCK_NCC, textured
+
+
+def lower_bound(fraction: float, n: int, z: float = 1.96) -> float:
+    """Wilson's lower confidence bound of a proportion: what ``fraction`` of ``n``
+    blocks allows us to claim (a small picture's few blocks prove less)."""
+    if n <= 0:
+        return 0.0
+    centre = fraction + z * z / (2 * n)
+    margin = z * np.sqrt(fraction * (1 - fraction) / n + z * z / (4 * n * n))
+    return float(max(0.0, (centre - margin) / (1 + z * z / n)))
 
 
 def _area(box: regions.Box) -> float:
@@ -301,7 +332,11 @@ def _describe(v: Verification, query: Side) -> str:
     full = 0.95
     # A screenshot has app chrome around the photo, so its photo band is much smaller
     # than the inside of its borders; padding has nothing around the photo.
-    chrome = query.band is not None and _area(query.band) <= 0.75 * _area(query.box)
+    chrome = (
+        query.band is not None
+        and _area(query.band) <= 0.75 * _area(query.box)
+        and v.coverage_query <= 0.8  # the registered copy leaves the chrome unexplained
+    )
     frame = "screenshot" if chrome else "pad" if query.box != regions.FULL else None
     shown = v.coverage_band if chrome else v.coverage_query
     if v.coverage_match < full <= shown:
@@ -346,7 +381,8 @@ def verify(
     v = Verification(
         ok=False,
         conclusive=o.blocks >= config.min_blocks,
-        score=o.agreement,
+        score=lower_bound(o.agreement, o.blocks),
+        agreement=o.agreement,
         inliers=inliers,
         mirrored=mirrored,
         angle=angle,
@@ -360,7 +396,7 @@ def verify(
         v.reason = "too little texture"
     elif max(o.coverage_query, o.coverage_band, o.coverage_match) < config.min_containment:
         v.reason = "partial overlap: neither picture contains the other"
-    elif o.agreement < config.min_score:
+    elif v.score < config.min_score:
         v.reason = "content disagrees after alignment"
     else:
         v.ok = True
@@ -532,6 +568,8 @@ def find_matches(
                     v.transform,
                     {
                         "inliers": v.inliers,
+                        "agreement": round(v.agreement, 4),
+                        "blocks": v.blocks,
                         "angle": round(v.angle, 2),
                         "scale": round(v.scale, 4),
                         "mirrored": v.mirrored,

@@ -261,6 +261,7 @@ class NearDuplicates:
     def _find_among(self, shas: list[str], actor: str, config: MatchConfig) -> int:
         """Log near-duplicate pairs of ``shas`` not yet known; returns how many."""
         total = 0
+        logged: set[frozenset[str]] = set()  # pairs found in this run, either way round
         for start in range(0, len(shas), REINDEX_BATCH):
             with self.reg.writing(actor) as catalog:
                 events = []
@@ -272,8 +273,9 @@ class NearDuplicates:
                         continue
                     query = Query(picture, doc.get("hashes") or [])
                     for m in self._find(query, config, exclude=[sha, *known]):
-                        known.add(m.sha256)
-                        events.append(found_event(sha, m, actor))
+                        if frozenset((sha, m.sha256)) not in logged:
+                            logged.add(frozenset((sha, m.sha256)))
+                            events.append(found_event(sha, m, actor))
                     self._trim_cache()
                 if events:
                     self.reg.record(events)
