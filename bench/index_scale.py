@@ -23,21 +23,34 @@ def build(n: int, rng: np.random.Generator) -> NearDupIndex:
     index = NearDupIndex()
     index.items = [f"{i:064x}" for i in range(n)]
     index.position = {s: i for i, s in enumerate(index.items)}
-    index.pdq = rng.integers(0, 256, (2 * n, 32), dtype=np.uint8)
-    index.pdq_owner = np.repeat(np.arange(n, dtype=np.int32), 2)
-    index.pdq_kind = np.zeros(2 * n, np.int8)
-    index.pdq_t = np.full(2 * n, np.nan, np.float32)
-    index.pdq_quality = np.full(2 * n, 100, np.int16)
+    index.set_pdq(
+        rng.integers(0, 256, (2 * n, 32), dtype=np.uint8),
+        np.repeat(np.arange(n, dtype=np.int32), 2),
+        np.zeros(2 * n, np.int8),
+        np.full(2 * n, np.nan, np.float32),
+        np.full(2 * n, 100, np.int16),
+    )
     codes = rng.integers(0, 256, (STORED_DESCRIPTORS * n, 32), dtype=np.uint8)
-    index.orb.add(codes, np.repeat(np.arange(n, dtype=np.int32), STORED_DESCRIPTORS))
+    index.orb.replace(codes, np.repeat(np.arange(n, dtype=np.int32), STORED_DESCRIPTORS))
     return index
+
+
+def add_one(index: NearDupIndex, rng: np.random.Generator) -> float:
+    """Seconds to add one more item, as ingest does after each new photo."""
+    hashes = [
+        {"alg": "pdq", "hex": rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex()},
+        {"alg": "orb", "hex": rng.integers(0, 256, 32 * 64, dtype=np.uint8).tobytes().hex()},
+    ]
+    started = time.perf_counter()
+    index.add(f"new-{len(index)}", hashes)
+    return time.perf_counter() - started
 
 
 def main(argv: list[str]) -> int:
     sizes = [int(a) for a in argv] or [1_000, 10_000, 100_000]
     rng = np.random.default_rng(0)
-    print("| items | PDQ rows | ORB rows | sort (s) | PDQ search (ms) | ORB vote (ms) |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("| items | PDQ rows | ORB rows | sort (s) | PDQ search (ms) | ORB vote (ms) | add (ms) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     for n in sizes:
         index = build(n, rng)
         started = time.perf_counter()
@@ -54,10 +67,9 @@ def main(argv: list[str]) -> int:
         started = time.perf_counter()
         index.vote_orb(descriptors, 40, 0.8)
         orb_ms = (time.perf_counter() - started) * 1000
-        print(
-            f"| {n:,} | {len(index.pdq):,} | {len(index.orb):,} | {sort_s:.2f} | "
-            f"{pdq_ms:.0f} | {orb_ms:.0f} |"
-        )
+        rows = f"{len(index.pdq):,} | {len(index.orb):,}"
+        add_ms = np.median([add_one(index, rng) for _ in range(50)]) * 1000
+        print(f"| {n:,} | {rows} | {sort_s:.2f} | {pdq_ms:.0f} | {orb_ms:.0f} | {add_ms:.2f} |")
     return 0
 
 

@@ -40,7 +40,7 @@ from ingest import features as feat
 from ingest import regions
 from ingest.perceptual import DIHEDRAL
 
-from .neardup import NearDupIndex, parse_hex
+from .neardup import NearDupIndex, PdqHit, parse_hex
 
 #: The transform (registered copy -> query) when query variant ``k`` matched: the
 #: variant undoes the transform, so this is its inverse.
@@ -482,20 +482,19 @@ def candidates(
     skip = {index.position[s] for s in exclude if s in index.position}
     found: dict[int, Candidate] = {}
     codes, labels = query.pdq_codes()
-    # Every item's best PDQ distance is kept (reported as ``distance``); candidates
-    # come from the close ones.
-    for hit in index.search_pdq(codes, 128):
-        if hit.owner in skip:
-            continue
+
+    def from_hit(hit: PdqHit) -> Candidate:
         _, variant, quality = labels[hit.query]
         stored_quality = int(index.pdq_quality[hit.row])
-        found[hit.owner] = Candidate(hit.owner, hit.distance, variant, min(quality, stored_quality))
-    by_hash = [c for c in found.values() if c.distance is not None]
-    by_hash = [c for c in by_hash if c.distance <= config.candidate_distance]
-    by_hash.sort(key=lambda c: (c.distance, c.owner))
+        return Candidate(hit.owner, hit.distance, variant, min(quality, stored_quality))
+
+    for hit in index.search_pdq(codes, config.candidate_distance):
+        if hit.owner not in skip:
+            found[hit.owner] = from_hit(hit)
+    by_hash = sorted(found.values(), key=lambda c: (c.distance, c.owner))
     voted: dict[int, Candidate] = {}
-    for mirrored, codes in query.orb_sets():
-        for owner, n in index.vote_orb(codes, config.orb_distance, config.orb_ratio).items():
+    for mirrored, descriptors in query.orb_sets():
+        for owner, n in index.vote_orb(descriptors, config.orb_distance, config.orb_ratio).items():
             if owner in skip:
                 continue
             c = voted.get(owner) or found.get(owner) or Candidate(owner)
@@ -506,6 +505,15 @@ def candidates(
             voted[owner] = c
     voted = {o: c for o, c in voted.items() if max(c.votes, c.mirrored_votes) >= config.min_votes}
     by_votes = sorted(voted.values(), key=lambda c: (-max(c.votes, c.mirrored_votes), c.owner))
+    for c in by_votes[: config.max_candidates]:
+        if c.distance is None:  # found by votes only: its PDQ distance is still reported
+            hit = index.pdq_distance(codes, c.owner)
+            if hit is not None:
+                c.distance, c.variant, c.quality = (
+                    hit.distance,
+                    from_hit(hit).variant,
+                    from_hit(hit).quality,
+                )
     chosen: list[Candidate] = []
     # Alternate between the two lists so neither crowds the other out.
     for pair in itertools.zip_longest(by_hash, by_votes):

@@ -66,6 +66,40 @@ def distances(queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
+class Columns:
+    """Numpy columns of equal length that grow by doubling, so adding items one at a
+    time (as ingest does) costs amortised O(1) per row, not a copy of the table."""
+
+    def __init__(self, **empty: np.ndarray) -> None:
+        self._data = dict(empty)
+        self.n = 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    def get(self, name: str) -> np.ndarray:
+        return self._data[name][: self.n]
+
+    def set(self, **columns: np.ndarray) -> None:
+        """Replace every column (all of the same length)."""
+        lengths = {len(v) for v in columns.values()}
+        if len(lengths) != 1 or set(columns) != set(self._data):
+            raise ValueError("columns must all be given, with one length")
+        self._data = {k: np.ascontiguousarray(v) for k, v in columns.items()}
+        self.n = lengths.pop()
+
+    def append(self, **rows: np.ndarray) -> None:
+        k = len(next(iter(rows.values())))
+        need = self.n + k
+        for name, column in self._data.items():
+            if len(column) < need:
+                grown = np.empty((max(need, 2 * len(column), 64), *column.shape[1:]), column.dtype)
+                grown[: self.n] = column[: self.n]
+                self._data[name] = column = grown
+            column[self.n : need] = rows[name]
+        self.n = need
+
+
 @dataclass
 class PdqHit:
     """The closest stored PDQ row of one item for a query."""
@@ -82,20 +116,31 @@ class MultiIndex:
     CHUNKS = 16
 
     def __init__(self) -> None:
-        self.codes = np.zeros((0, CODE_BYTES), np.uint8)
-        self.owners = np.zeros(0, np.int32)
+        self._rows = Columns(code=np.zeros((0, CODE_BYTES), np.uint8), owner=np.zeros(0, np.int32))
         self._sorted_n = 0
         self._keys: list[np.ndarray] = []
         self._order: list[np.ndarray] = []
 
     def __len__(self) -> int:
-        return len(self.codes)
+        return len(self._rows)
+
+    @property
+    def codes(self) -> np.ndarray:
+        return self._rows.get("code")
+
+    @property
+    def owners(self) -> np.ndarray:
+        return self._rows.get("owner")
 
     def add(self, codes: np.ndarray, owners: np.ndarray) -> None:
-        self.codes = np.concatenate([self.codes, codes.astype(np.uint8)])
-        self.owners = np.concatenate([self.owners, owners.astype(np.int32)])
-        if len(self.codes) - self._sorted_n > PENDING_LIMIT:
+        self._rows.append(code=codes.astype(np.uint8), owner=owners.astype(np.int32))
+        if len(self) - self._sorted_n > PENDING_LIMIT:
             self.sort()
+
+    def replace(self, codes: np.ndarray, owners: np.ndarray) -> None:
+        """Set every row at once (loading a cache), then sort."""
+        self._rows.set(code=codes.astype(np.uint8), owner=owners.astype(np.int32))
+        self.sort()
 
     def sort(self) -> None:
         """Merge every row into the sorted chunk tables."""
@@ -151,16 +196,50 @@ class NearDupIndex:
     def __init__(self) -> None:
         self.items: list[str] = []
         self.position: dict[str, int] = {}
-        self.pdq = np.zeros((0, CODE_BYTES), np.uint8)
-        self.pdq_owner = np.zeros(0, np.int32)
-        self.pdq_kind = np.zeros(0, np.int8)
-        self.pdq_t = np.zeros(0, np.float32)
-        self.pdq_quality = np.zeros(0, np.int16)
+        self._pdq = Columns(
+            code=np.zeros((0, CODE_BYTES), np.uint8),
+            owner=np.zeros(0, np.int32),
+            kind=np.zeros(0, np.int8),
+            t=np.zeros(0, np.float32),
+            quality=np.zeros(0, np.int16),
+        )
         self.orb = MultiIndex()
         self.stamp: str | None = None
 
     def __len__(self) -> int:
         return len(self.items)
+
+    # PDQ rows: code, owning item, kind (index into KINDS), frame time, quality.
+    @property
+    def pdq(self) -> np.ndarray:
+        return self._pdq.get("code")
+
+    @property
+    def pdq_owner(self) -> np.ndarray:
+        return self._pdq.get("owner")
+
+    @property
+    def pdq_kind(self) -> np.ndarray:
+        return self._pdq.get("kind")
+
+    @property
+    def pdq_t(self) -> np.ndarray:
+        return self._pdq.get("t")
+
+    @property
+    def pdq_quality(self) -> np.ndarray:
+        return self._pdq.get("quality")
+
+    def set_pdq(
+        self,
+        code: np.ndarray,
+        owner: np.ndarray,
+        kind: np.ndarray,
+        t: np.ndarray,
+        quality: np.ndarray,
+    ) -> None:
+        """Set every PDQ row at once (loading a cache, benchmarks)."""
+        self._pdq.set(code=code, owner=owner, kind=kind, t=t, quality=quality)
 
     def __contains__(self, sha256: str) -> bool:
         return sha256 in self.position
@@ -192,12 +271,13 @@ class NearDupIndex:
         self.items.append(sha256)
         self.position[sha256] = owner
         if pdq_rows:
-            n = len(pdq_rows)
-            self.pdq = np.concatenate([self.pdq, np.array(pdq_rows, np.uint8)])
-            self.pdq_owner = np.concatenate([self.pdq_owner, np.full(n, owner, np.int32)])
-            self.pdq_kind = np.concatenate([self.pdq_kind, np.array(kinds, np.int8)])
-            self.pdq_t = np.concatenate([self.pdq_t, np.array(times, np.float32)])
-            self.pdq_quality = np.concatenate([self.pdq_quality, np.array(quality, np.int16)])
+            self._pdq.append(
+                code=np.array(pdq_rows, np.uint8),
+                owner=np.full(len(pdq_rows), owner, np.int32),
+                kind=np.array(kinds, np.int8),
+                t=np.array(times, np.float32),
+                quality=np.array(quality, np.int16),
+            )
         if orb_rows:
             codes = np.concatenate(orb_rows)
             self.orb.add(codes, np.full(len(codes), owner, np.int32))
@@ -220,13 +300,29 @@ class NearDupIndex:
         dist = distances(queries, self.pdq)  # Q×N
         best_query = dist.argmin(axis=0)
         best = dist[best_query, np.arange(dist.shape[1])]
-        hits: dict[int, PdqHit] = {}
-        for row in np.nonzero(best <= max_distance)[0].tolist():
-            owner = int(self.pdq_owner[row])
-            d = int(best[row])
-            if owner not in hits or d < hits[owner].distance:
-                hits[owner] = PdqHit(owner, d, int(best_query[row]), row)
-        return sorted(hits.values(), key=lambda h: (h.distance, h.owner))
+        rows = np.nonzero(best <= max_distance)[0]
+        if len(rows) == 0:
+            return []
+        owners = self.pdq_owner[rows]
+        # The closest row of each owner: sort by (owner, distance), keep the first.
+        order = np.lexsort((best[rows], owners))
+        rows, owners = rows[order], owners[order]
+        first = np.ones(len(rows), bool)
+        first[1:] = owners[1:] != owners[:-1]
+        hits = [
+            PdqHit(int(o), int(best[r]), int(best_query[r]), int(r))
+            for o, r in zip(owners[first], rows[first], strict=True)
+        ]
+        return sorted(hits, key=lambda h: (h.distance, h.owner))
+
+    def pdq_distance(self, queries: np.ndarray, owner: int) -> PdqHit | None:
+        """The closest row of one item to any query code (None when it has no PDQ)."""
+        rows = np.nonzero(self.pdq_owner == owner)[0]
+        if len(rows) == 0 or len(queries) == 0:
+            return None
+        dist = distances(queries, self.pdq[rows])
+        q, r = np.unravel_index(int(dist.argmin()), dist.shape)
+        return PdqHit(owner, int(dist[q, r]), int(q), int(rows[r]))
 
     def vote_orb(self, queries: np.ndarray, max_distance: int, ratio: float) -> dict[int, int]:
         """Votes per item: query descriptors whose nearest stored descriptor belongs to it,
@@ -286,14 +382,10 @@ class NearDupIndex:
             index = cls()
             index.items = [str(s) for s in data["items"]]
             index.position = {s: i for i, s in enumerate(index.items)}
-            index.pdq = data["pdq"]
-            index.pdq_owner = data["pdq_owner"]
-            index.pdq_kind = data["pdq_kind"]
-            index.pdq_t = data["pdq_t"]
-            index.pdq_quality = data["pdq_quality"]
-            index.orb.codes = data["orb"]
-            index.orb.owners = data["orb_owner"]
-            index.orb.sort()
+            index.set_pdq(
+                data["pdq"], data["pdq_owner"], data["pdq_kind"], data["pdq_t"], data["pdq_quality"]
+            )
+            index.orb.replace(data["orb"], data["orb_owner"])
             index.stamp = stamp
             return index
         return None
