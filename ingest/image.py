@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -24,7 +25,8 @@ try:  # HEIC/HEIF support comes from the pillow-heif plugin.
 except ImportError:  # pragma: no cover - it is a declared dependency
     pillow_heif = None
 
-#: Longest side, in pixels, of the picture handed to the perceptual hashes.
+#: Longest side, in pixels, of the picture handed to the perceptual hashes (elongated
+#: pictures get the pixels of a 4:3 one instead, see ``fit_size``).
 HASH_SIZE = 512
 #: Default refusal limit: images with more pixels are decompression bombs or absurd.
 MAX_PIXELS = 200_000_000
@@ -45,13 +47,27 @@ class Decoded:
     truncated: bool = False
 
 
+def fit_size(width: int, height: int, size: int = HASH_SIZE) -> tuple[int, int]:
+    """The reduced size of a ``width``×``height`` picture.
+
+    Ordinary shapes fit in ``size``×``size``. Elongated pictures (phone screenshots,
+    panoramas) keep the pixel count of a ``size``-wide 4:3 picture instead, up to twice
+    ``size`` long, so the photo inside a screenshot is not starved of pixels.
+    """
+    long_side = max(width, height)
+    by_side = size / long_side
+    by_area = math.sqrt(size * size * 0.75 / (width * height))
+    scale = min(1.0, max(by_side, min(by_area, 2 * size / long_side)))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS, size: int = HASH_SIZE) -> Decoded:
     """Decode an image from its bytes at reduced size, with EXIF orientation applied.
 
     Args:
         data: The whole file.
         max_pixels: Refuse images with more pixels than this.
-        size: The longest side of the returned picture, at most.
+        size: The longest side of the returned picture, at most (see ``fit_size``).
 
     Raises:
         TooLarge: The header declares more than ``max_pixels`` pixels.
@@ -67,9 +83,10 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS, size: int = HASH_
     if width * height > max_pixels:
         raise TooLarge(f"{width}×{height} pixels is over the limit of {max_pixels:,}")
     fmt = (im.format or "").lower()
+    target = fit_size(width, height, size)
     if fmt == "jpeg":
         # DCT scaling: decode at 1/2, 1/4 or 1/8 size, never below the requested size.
-        im.draft("RGB", (size, size))
+        im.draft("RGB", target)
     truncated = False
     try:
         with warnings.catch_warnings():
@@ -79,7 +96,7 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS, size: int = HASH_
         # A truncated file still shows most of the picture; keep what decodes.
         im = Image.open(io.BytesIO(data))
         if fmt == "jpeg":
-            im.draft("RGB", (size, size))
+            im.draft("RGB", target)
         ImageFile.LOAD_TRUNCATED_IMAGES = True
         try:
             im.load()
@@ -97,7 +114,8 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS, size: int = HASH_
         if im.mode not in ("RGB", "L"):
             im = _flatten(im)
         im = im.convert("RGB")
-        im.thumbnail((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        w, h = fit_size(*im.size, size)
+        im.thumbnail((w, h), Image.Resampling.BILINEAR, reducing_gap=2.0)
     except Exception as exc:
         raise CorruptMedia(f"image data cannot be converted ({_why(exc)})") from exc
     return Decoded(width=width, height=height, format=fmt, picture=im, truncated=truncated)

@@ -1,8 +1,16 @@
 """Perceptual hashes of pictures, each a small function found by name in ``HASHERS``.
 
 Every hash is stored as ``{"alg", "v", "hex", "quality", ...}`` so that a later version
-of an algorithm can be told apart and items re-hashed from the vault. Distances are
-Hamming distances between the hex values' bits.
+of an algorithm can be told apart and items re-hashed from the vault (``HASH_VERSIONS``
+names what the current code produces). Distances are Hamming distances between the hex
+values' bits.
+
+- ``pdq``: Meta's PDQ of the whole picture, with the hashes of its 8 rotations/mirrors.
+- ``phash``: imagehash's 64-bit DCT hash (kept for comparison with other tools).
+- ``pdq_content``: PDQ of the photo inside borders, letterbox bars or a screenshot
+  (``ingest.regions``), tagged ``"region": "border" | "band"`` with its ``"box"``.
+- ``orb``: a few dozen ORB descriptors spread over the picture (``ingest.features``),
+  concatenated in ``"hex"``; they let the index find crops and small rotations.
 """
 
 from __future__ import annotations
@@ -15,7 +23,18 @@ import numpy as np
 import pdqhash
 from PIL import Image
 
+from . import features, regions
+
 Hash = dict[str, Any]
+
+#: What the current code computes: (alg, version) per hasher name. ``evidence reindex``
+#: re-hashes items whose stored hashes were made by other versions.
+HASH_VERSIONS: dict[str, tuple[str, int]] = {
+    "pdq": ("pdq", 1),
+    "phash": ("phash", 1),
+    "pdq_content": ("pdq", 1),
+    "orb": ("orb", 1),
+}
 
 # The order in which pdqhash.compute_dihedral returns the eight variants: the hash of
 # the picture transformed by each of these, so a transformed copy's plain hash equals
@@ -58,12 +77,47 @@ def phash(picture: Image.Image) -> Hash:
     return {"alg": "phash", "v": 1, "hex": str(value), "quality": None}
 
 
-HASHERS: dict[str, Callable[[Image.Image], Hash]] = {
+def pdq_content(picture: Image.Image) -> list[Hash]:
+    """PDQ of each content box found inside borders or a screenshot (often none)."""
+    out = []
+    for kind, box in regions.content_boxes(picture):
+        inner = regions.crop_box(picture, box)
+        hashed = pdq(inner)
+        hashed["region"] = kind
+        hashed["box"] = [round(v, 4) for v in box]
+        out.append(hashed)
+    return out
+
+
+def orb(picture: Image.Image) -> Hash:
+    """ORB descriptors of the strongest, spread-out keypoints (``features.spread``)."""
+    found = features.spread(features.detect(picture))
+    return {
+        "alg": "orb",
+        "v": 1,
+        "hex": found.descriptors.tobytes().hex(),
+        "quality": len(found),
+        "size": list(found.size),
+    }
+
+
+HASHERS: dict[str, Callable[[Image.Image], Hash | list[Hash]]] = {
     "pdq": pdq,
     "phash": phash,
+    "pdq_content": pdq_content,
+    "orb": orb,
 }
+
+
+def versions_tag() -> str:
+    """The hashers and versions the current code runs, e.g. ``pdq/1 phash/1 …``."""
+    return " ".join(f"{name}/{v}" for name, (_, v) in HASH_VERSIONS.items())
 
 
 def hash_picture(picture: Image.Image, names: tuple[str, ...] | None = None) -> list[Hash]:
     """Run the named hashers (all by default) on one picture."""
-    return [HASHERS[name](picture) for name in names or tuple(HASHERS)]
+    out: list[Hash] = []
+    for name in names or tuple(HASHERS):
+        result = HASHERS[name](picture)
+        out.extend(result if isinstance(result, list) else [result])
+    return out

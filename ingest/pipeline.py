@@ -17,6 +17,9 @@ from concurrent.futures import Executor, Future
 from datetime import UTC, datetime
 from functools import partial
 from importlib import metadata as importlib_metadata
+from typing import Any
+
+from PIL import Image
 
 from .errors import (
     EmptyFile,
@@ -29,7 +32,7 @@ from .errors import (
 from .exif import read_exif
 from .hashes import CHUNK, MultiHasher
 from .image import MAX_PIXELS, decode_image
-from .perceptual import hash_picture
+from .perceptual import HASHERS, versions_tag
 from .record import Extracted, display_path
 from .sniff import HEAD_SIZE, sniff
 from .supervisor import Limits, supervised_extract
@@ -41,7 +44,15 @@ from .walk import WalkEntry
 #: very bytes that were hashed; larger ones are refused as images.
 MAX_IMAGE_BYTES = 512 * 1024 * 1024
 
-_TOOL_PACKAGES = ("exifread", "pillow", "pillow-heif", "imagehash", "pdqhash", "av")
+_TOOL_PACKAGES = (
+    "exifread",
+    "pillow",
+    "pillow-heif",
+    "imagehash",
+    "pdqhash",
+    "opencv-python-headless",
+    "av",
+)
 
 
 def tool_versions() -> dict[str, str]:
@@ -56,6 +67,8 @@ def tool_versions() -> dict[str, str]:
 
 
 _TOOLS = tool_versions()
+# Which hashers (and versions) made a record's hashes: ``evidence reindex`` compares it.
+_TOOLS["hashers"] = versions_tag()
 
 
 def extract(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> Extracted:
@@ -157,10 +170,36 @@ def _extract_image(data: bytes | None, rec: Extracted, *, max_pixels: int) -> No
     rec.width, rec.height = decoded.width, decoded.height
     if decoded.truncated:
         rec.warn("decode", CorruptImageData("image data is truncated; hashed what decoded"))
+    rec.hashes = picture_hashes(decoded.picture, rec)
+
+
+def picture_hashes(picture: Image.Image, rec: Extracted | None = None) -> list[dict[str, Any]]:
+    """Every hasher's hashes of one picture; a hasher that fails is recorded as a
+    warning on ``rec`` (when given) and the others go on."""
+    out: list[dict[str, Any]] = []
+    for name, hasher in HASHERS.items():
+        try:
+            result = hasher(picture)
+        except Exception as exc:
+            if rec is not None:
+                rec.warn(f"perceptual_hash.{name}", exc)
+            continue
+        out.extend(result if isinstance(result, list) else [result])
+    return out
+
+
+def rehash_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Extracted:
+    """Perceptual hashes of an image's bytes with the current hashers (for re-indexing
+    stored items); ``hashes``, ``warnings`` and ``tools`` of the returned record are set,
+    or ``error`` when the image cannot be decoded."""
+    rec = Extracted(path="", tools=dict(_TOOLS))
     try:
-        rec.hashes = hash_picture(decoded.picture)
-    except Exception as exc:
-        rec.warn("perceptual_hash", exc)
+        decoded = decode_image(data, max_pixels=max_pixels)
+    except EvidenceError as exc:
+        rec.error = {"code": exc.code, "message": exc.message}
+        return rec
+    rec.hashes = picture_hashes(decoded.picture, rec)
+    return rec
 
 
 class CorruptImageData(EvidenceError):

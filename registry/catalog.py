@@ -162,6 +162,11 @@ class Catalog:
     def log_hash(self) -> str | None:
         return self._meta.get("log_hash")
 
+    @property
+    def hash_seq(self) -> int:
+        """Sequence number of the last entry that set an item's perceptual hashes."""
+        return int(self._meta.get("hash_seq", 0))
+
     def __len__(self) -> int:
         return len(self._where)
 
@@ -278,6 +283,7 @@ class Catalog:
                     "warnings": [],
                     "tools": {},
                     "sightings": [],
+                    "near_duplicates": [],
                     "cases": [],
                     "notes": [],
                     "first_seen": first_seen([], {}),
@@ -315,8 +321,40 @@ class Catalog:
                 self._where[sha][1] = list(doc["cases"])
             doc["first_seen"] = first_seen(doc["sightings"], doc["metadata"])
             self._put(doc)
-        self._meta = {"log_seq": entry["seq"], "log_hash": entry_hash, "log_offset": end_offset}
+        elif action == "neardup.found" and sha in self:
+            self._fold_neardup(entry)
+        elif action == "hashes.updated" and sha in self:
+            doc = self._editable(sha)
+            doc["hashes"] = details.get("hashes") or []
+            doc["tools"] = {**(doc.get("tools") or {}), **(details.get("tools") or {})}
+            self._put(doc)
+        # The near-duplicate index is stale when items or their hashes change.
+        hash_seq = self.hash_seq
+        if action in ("metadata.extracted", "hashes.updated") and sha in self:
+            hash_seq = entry["seq"]
+        self._meta = {
+            "log_seq": entry["seq"],
+            "log_hash": entry_hash,
+            "log_offset": end_offset,
+            "hash_seq": hash_seq,
+        }
         self._dirty = True
+
+    def _fold_neardup(self, entry: dict[str, Any]) -> None:
+        """Record a near-duplicate pair on both items (``as`` says which side this item
+        was: the ``query`` that was being matched, or the ``match`` it was found to be)."""
+        details = entry.get("details") or {}
+        query, match = entry["sha256"], details.get("match")
+        common = {k: v for k, v in details.items() if k != "match"}
+        common.update({"seq": entry["seq"], "found_at": entry["time"]})
+        for this, other, role in ((query, match, "query"), (match, query, "match")):
+            if not other or this not in self or this == other:
+                continue
+            doc = self._editable(this)
+            pairs = [p for p in doc.get("near_duplicates") or [] if p["sha256"] != other]
+            pairs.append({"sha256": other, "as": role, **common})
+            doc["near_duplicates"] = pairs
+            self._put(doc)
 
     def _editable(self, sha: str) -> dict[str, Any]:
         doc = self.get(sha)

@@ -21,6 +21,7 @@ from ingest.supervisor import Limits
 
 from .core import DEFAULT_ACTOR, Registry, Submission, init_registry
 from .custody import set_invocation
+from .match import MatchConfig
 from .version import __version__
 
 DEFAULT_REGISTRY = "./evidence-registry"
@@ -61,6 +62,65 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(1)
 
     return wrapper
+
+
+# --- near-duplicate thresholds (issue 3) ------------------------------------------------
+
+
+def _thresholds(**values: Any) -> MatchConfig:
+    defaults = MatchConfig()
+    return MatchConfig(
+        **{k: (v if v is not None else getattr(defaults, k)) for k, v in values.items()}
+    )
+
+
+def threshold_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Near-duplicate thresholds (defaults calibrated by bench/photo_matching.py);
+    passed to the command as one ``thresholds`` argument."""
+    d = MatchConfig()
+    options = [
+        click.option(
+            "--min-score",
+            type=click.FloatRange(0, 1),
+            help=f"Verified matches need this block agreement [default: {d.min_score}].",
+        ),
+        click.option(
+            "--max-distance",
+            type=click.IntRange(0, 256),
+            help="PDQ distance accepted without pixel verification (pictures too flat "
+            f"to verify) [default: {d.pdq_distance}].",
+        ),
+        click.option(
+            "--min-inliers",
+            type=click.IntRange(4),
+            help=f"Matched keypoints a verified match needs [default: {d.min_inliers}].",
+        ),
+        click.option(
+            "--max-candidates",
+            type=click.IntRange(1),
+            help=f"Candidates verified per photo [default: {d.max_candidates}].",
+        ),
+    ]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        kwargs["thresholds"] = _thresholds(
+            min_score=kwargs.pop("min_score"),
+            pdq_distance=kwargs.pop("max_distance"),
+            min_inliers=kwargs.pop("min_inliers"),
+            max_candidates=kwargs.pop("max_candidates"),
+        )
+        return func(*args, **kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def _match_summary(m: dict[str, Any], transform: bool = True) -> str:
+    distance = "-" if m.get("distance") is None else m["distance"]
+    text = f"score {m.get('score', 0):.2f}  pdq {distance:<3}  {m.get('method')}"
+    return f"{text}  {m.get('transform') or ''}" if transform else text
 
 
 class _Recorded(click.Group):
@@ -144,6 +204,7 @@ def init(ctx: click.Context, actor: str, as_json: bool) -> None:
     show_default=True,
     help="Refuse images with more pixels (decompression bombs).",
 )
+@threshold_options
 @json_option
 @click.pass_context
 @handle_errors
@@ -160,6 +221,7 @@ def ingest(
     time_limit: float,
     max_pixels: int,
     as_json: bool,
+    thresholds: MatchConfig,
 ) -> None:
     """Ingest files and folders (walked recursively) into the registry.
 
@@ -180,6 +242,7 @@ def ingest(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--posted-at") from exc
     reg = _open(ctx, create=True, actor=actor)
+    reg.match_config = thresholds
     counts = {"new": 0, "known": 0, "error": 0}
     # A bar only where someone watches: never into logs or pipes.
     show_bar = sys.stderr.isatty()
@@ -199,6 +262,8 @@ def ingest(
             else:
                 kind = result.media_type or "-"
                 line = f"{result.status:<6} {result.sha256[:16]}  {kind:<5}  {result.path}"
+                for m in result.near_duplicates or []:
+                    line += f"\n       near-duplicate of {m['sha256'][:16]}  {_match_summary(m)}"
             bar.clear() if not bar.disable else None
             click.echo(line)
     click.echo(
@@ -324,6 +389,8 @@ def _summary(entry: dict[str, Any]) -> str:
         return f"{d.get('path')}: {err.get('message')}"
     if action == "item.stored":
         return f"{d.get('media_type')} {d.get('size')} bytes"
+    if action == "neardup.found":
+        return f"~ {(d.get('match') or '')[:12]} {d.get('transform') or ''} {d.get('score')}"
     if action == "verify.run":
         return "ok" if d.get("ok") else f"{len(d.get('problems') or [])} problem(s)"
     return ""
@@ -355,6 +422,15 @@ def _format_item(item: dict[str, Any]) -> str:
         "captured_at",
     ):
         lines.append(f"  {key:<22}{first.get(key) or '-'}")
+    near = item.get("near_duplicates") or []
+    if near:
+        lines.append(f"near-duplicates {len(near)}")
+        for m in sorted(near, key=lambda m: -(m.get("score") or 0)):
+            # ``transform`` says how the item matched (the query) differs from the one
+            # it was found to copy.
+            t, other = m.get("transform") or "?", m["sha256"][:16]
+            relation = f"this = {t}({other})" if m.get("as") == "query" else f"{other} = {t}(this)"
+            lines.append(f"  {relation:<44} {_match_summary(m, transform=False)}")
     lines.append(f"sightings   {len(item.get('sightings') or [])}")
     for s in item.get("sightings") or []:
         where = s.get("source_url") or s.get("original_path")
@@ -372,6 +448,127 @@ def _format_item(item: dict[str, Any]) -> str:
     for w in item.get("warnings") or []:
         lines.append(f"warning     {w['step']}: {w['message']}")
     return "\n".join(lines)
+
+
+# --- near-duplicates (issue 3) -----------------------------------------------------------
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@threshold_options
+@json_option
+@click.pass_context
+@handle_errors
+def match(
+    ctx: click.Context, paths: tuple[str, ...], as_json: bool, thresholds: MatchConfig
+) -> None:
+    """Compare photos with the registry without ingesting them.
+
+    Prints one result per file (JSON Lines with --json: path, sha256, exact, matches
+    best first). Exit code 0 whether or not anything matched; 1 when a file could not
+    be read.
+
+    Example: evidence match suspicious.jpg --json
+    """
+    reg = _open(ctx)
+    reg.match_config = thresholds
+    failed = False
+    for result in reg.match(paths):
+        failed |= "error" in result
+        if as_json:
+            click.echo(_dump(result))
+            continue
+        if "error" in result:
+            click.echo(f"error  {result['path']}: {result['error']}")
+            continue
+        sha = (result["sha256"] or "")[:16]
+        state = "exact" if result["exact"] else f"{len(result['matches'])} match(es)"
+        click.echo(f"{result['path']}  {sha}  {state}")
+        for m in result["matches"]:
+            click.echo(f"  {m['sha256'][:16]}  {_match_summary(m)}")
+    if failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--case", help="Only clusters with a copy sighted in this case.")
+@json_option
+@click.pass_context
+@handle_errors
+def dupes(ctx: click.Context, case: str | None, as_json: bool) -> None:
+    """Clusters of near-duplicates: first sighting of any copy and what differs.
+
+    Example: evidence dupes --json
+    """
+    found = _open(ctx).dupes(case)
+    if as_json:
+        click.echo(_dump({"clusters": found}))
+        return
+    if not found:
+        click.echo("no near-duplicates")
+    for i, c in enumerate(found, 1):
+        first = c["first_seen"]
+        observed = first.get("observed") or {}
+        click.echo(
+            f"cluster {i}: {len(c['members'])} copies, first seen {observed.get('at', '-')[:19]}"
+            f" ({(observed.get('sha256') or '')[:12]})"
+        )
+        claimed = first.get("claimed_posted")
+        if claimed:
+            click.echo(f"  earliest claimed post {claimed['at']} {claimed.get('source_url') or ''}")
+        diff = c["differences"]
+        if diff["captured_at_disagree"]:
+            click.echo(f"  capture times disagree: {_dump(diff['captured_at'])}")
+        for copy in c["copies"]:
+            marks = []
+            if copy["has_exif"]:
+                marks.append(f"EXIF({copy['exif_tags']})")
+            if copy["has_gps"]:
+                marks.append("GPS")
+            if copy["sha256"] == c["most_metadata"]:
+                marks.append("most metadata")
+            click.echo(
+                f"  {copy['sha256'][:16]}  {copy['format'] or '-':<5} {copy['width']}×"
+                f"{copy['height']}  {copy['size']:>9} bytes  {copy['captured_at'] or '-':<25}"
+                f"  {' '.join(marks)}"
+            )
+
+
+@cli.command()
+@click.option("--all", "everything", is_flag=True, help="Re-hash every photo, not only stale ones.")
+@click.option("--no-match", is_flag=True, help="Do not look for new near-duplicates after.")
+@threshold_options
+@actor_option
+@json_option
+@click.pass_context
+@handle_errors
+def reindex(
+    ctx: click.Context,
+    everything: bool,
+    no_match: bool,
+    actor: str,
+    as_json: bool,
+    thresholds: MatchConfig,
+) -> None:
+    """Re-hash stored photos from the vault with the current hash versions (logged),
+    then look for near-duplicates among them.
+
+    Example: evidence reindex --all
+    """
+    reg = _open(ctx, actor=actor)
+    reg.match_config = thresholds
+    summary = reg.reindex(actor=actor, everything=everything, find=not no_match)
+    if as_json:
+        click.echo(_dump(summary))
+    else:
+        click.echo(
+            f"{summary['rehashed']} of {summary['images']} photos re-hashed "
+            f"({summary['hashers']}), {summary['updated']} changed, "
+            f"{summary['near_duplicates']} new near-duplicate pair(s), "
+            f"{len(summary['failed'])} failed"
+        )
+    if summary["failed"]:
+        sys.exit(1)
 
 
 def main() -> None:

@@ -46,8 +46,11 @@ from ingest.supervisor import Limits
 from .catalog import Catalog
 from .catalog import rebuild as rebuild_catalog
 from .custody import CustodyLog, entry_hash, utc_now
+from .dupes import clusters
 from .fsutil import atomic_write, iter_stray_temps
 from .keys import INSTALLATION, KeyRing, Signer
+from .match import MatchConfig
+from .similar import NearDuplicates
 from .timeutil import normalise_instant
 from .vault import Vault
 from .verify import VerifyReport, check
@@ -93,9 +96,11 @@ class IngestResult:
     name: str = ""
     size: int | None = None
     warnings: list[dict[str, str]] = field(default_factory=list)
+    #: New items only: the registered items this one is a near-duplicate of.
+    near_duplicates: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "path": self.path,
             "status": self.status,
             "sha256": self.sha256,
@@ -105,6 +110,9 @@ class IngestResult:
             "size": self.size,
             "warnings": self.warnings,
         }
+        if self.near_duplicates is not None:
+            out["near_duplicates"] = self.near_duplicates
+        return out
 
 
 class Registry:
@@ -124,6 +132,9 @@ class Registry:
         self._catalog: Catalog | None = None
         self._catalog_stamp: tuple[int, int, int] | None = None
         self._signer: Signer | None = None
+        #: Near-duplicate thresholds used by ingest, match and reindex.
+        self.match_config = MatchConfig()
+        self._near: NearDuplicates | None = None
 
     # --- opening ------------------------------------------------------------------------
 
@@ -310,6 +321,7 @@ class Registry:
                 batch, started = [], time.monotonic()
         if batch:
             yield from self._commit(batch, submission)
+        self.near.save()
 
     def _commit(self, batch: list[Extracted], sub: Submission) -> list[IngestResult]:
         with self.writing(sub.actor) as catalog:
@@ -317,6 +329,7 @@ class Registry:
             results: list[IngestResult] = []
             staged: list[str] = []
             fresh: set[str] = set()
+            new_recs: list[Extracted] = []
             for rec in batch:
                 result = IngestResult(
                     rec.path,
@@ -341,6 +354,7 @@ class Registry:
                     else:
                         staged.append(rec.sha256)
                         fresh.add(rec.sha256)
+                        new_recs.append(rec)
                         result.status = "new"
                         events += _new_item_events(rec, sub, self.vault.relpath(rec.sha256))
                         continue
@@ -366,11 +380,51 @@ class Registry:
                             },
                         }
                     )
+            events += self._near_duplicates_of(new_recs, results, sub.actor)
             self.record(events)
             for sha in staged:
                 self.vault.commit(sha)
             self.save()
+            self.near.committed()
         return results
+
+    # --- near-duplicates ----------------------------------------------------------------
+
+    @property
+    def near(self) -> NearDuplicates:
+        """The near-duplicate index and matcher of this registry."""
+        if self._near is None:
+            self._near = NearDuplicates(self)
+        return self._near
+
+    def _near_duplicates_of(
+        self, recs: list[Extracted], results: list[IngestResult], actor: str
+    ) -> list[dict[str, Any]]:
+        """``neardup.found`` events for new items; fills their results' matches."""
+        try:
+            events, found = self.near.check_new(recs, actor, self.match_config)
+        except BaseException:
+            self.near.forget()  # the index may hold items that will not be committed
+            raise
+        for result in results:
+            if result.status == "new" and result.sha256 in found:
+                result.near_duplicates = found[result.sha256]
+        return events
+
+    def match(self, paths: Iterable[str | os.PathLike[str]]) -> Iterator[dict[str, Any]]:
+        """Compare files with the registry without ingesting them (see
+        ``NearDuplicates.match_paths``); uses ``match_config``."""
+        return self.near.match_paths(paths, self.match_config)
+
+    def dupes(self, case: str | None = None) -> list[dict[str, Any]]:
+        """Clusters of near-duplicates with their first sighting and differences."""
+        return clusters(self.catalog.iter_items(), case=case)
+
+    def reindex(
+        self, *, actor: str = DEFAULT_ACTOR, everything: bool = False, find: bool = True
+    ) -> dict[str, Any]:
+        """Re-hash image items from the vault with the current hash versions (logged)."""
+        return self.near.reindex(actor, self.match_config, everything=everything, find=find)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -521,6 +575,7 @@ def present(doc: dict[str, Any]) -> dict[str, Any]:
         "exif",
         "hashes",
         "sightings",
+        "near_duplicates",
         "first_seen",
         "cases",
         "notes",

@@ -14,7 +14,15 @@ import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus"
+# ../shared/corpus from the repository; git worktrees (wt/<name>) sit one level deeper.
+CORPUS = next(
+    (
+        p
+        for p in (ROOT.parent / "shared" / "corpus", ROOT.parents[1] / "shared" / "corpus")
+        if p.is_dir()
+    ),
+    ROOT.parent / "shared" / "corpus",
+)
 
 
 @pytest.fixture(scope="session")

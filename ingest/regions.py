@@ -1,0 +1,136 @@
+"""Where the photo is inside a re-posted picture: borders, letterbox bars and screenshots.
+
+Re-posts often add uniform borders (padding, letterbox bars) or show the photo inside a
+phone screenshot (status bar, channel header, caption, buttons). Whole-image hashes of
+such copies share little with the original's; hashing the *content box* instead brings
+them back together. Two finders, because no single rule fits both:
+
+- ``border_box`` trims rows and columns that are (almost) one colour, the colour of the
+  picture's edge. Exact for padding and letterboxing; keeps a photo whose edge is sky.
+- ``band_box`` finds the largest block of rows, then columns, that mostly differ from
+  the background. It skips a status bar's sparse text and a caption, so it finds the
+  photo in a screenshot; it can cut into a photo with large areas of background colour,
+  which is why both boxes are hashed when they differ.
+
+Boxes are ``(x0, y0, x1, y1)`` fractions of the picture's width and height.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+Box = tuple[float, float, float, float]
+FULL: Box = (0.0, 0.0, 1.0, 1.0)
+
+#: Work on a copy this small: borders are large features.
+ANALYSIS_SIZE = 256
+#: A pixel differs from the background colour when a channel differs by more than this.
+COLOUR_TOLERANCE = 24
+#: A border line may hold this fraction of differing pixels (noise, JPEG ringing).
+BORDER_LINE_FILL = 0.02
+#: A content line in a screenshot has at least this fraction of differing pixels.
+BAND_LINE_FILL = 0.5
+#: At least this fraction of the lines around a screenshot's photo are background.
+BAND_FRAME = 0.6
+#: Boxes that keep more than this fraction of the area are not worth a hash of their own.
+MIN_TRIM = 0.97
+#: Boxes smaller than this fraction of either side are noise, not the photo.
+MIN_SIDE = 0.15
+
+
+def _small(picture: Image.Image) -> np.ndarray:
+    img = picture.convert("RGB")
+    if max(img.size) > ANALYSIS_SIZE:
+        img = img.copy()
+        img.thumbnail((ANALYSIS_SIZE, ANALYSIS_SIZE), Image.Resampling.BILINEAR)
+    return np.asarray(img, dtype=np.int16)
+
+
+def _differs(arr: np.ndarray) -> np.ndarray:
+    """Pixels that differ from the background colour (the median colour of the edges)."""
+    edges = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])
+    background = np.median(edges, axis=0)
+    return np.abs(arr - background).max(axis=2) > COLOUR_TOLERANCE
+
+
+def _as_box(x0: int, y0: int, x1: int, y1: int, width: int, height: int) -> Box | None:
+    w, h = (x1 - x0) / width, (y1 - y0) / height
+    if w < MIN_SIDE or h < MIN_SIDE or w * h > MIN_TRIM:
+        return None
+    return (x0 / width, y0 / height, x1 / width, y1 / height)
+
+
+def border_box(picture: Image.Image) -> Box | None:
+    """The box inside uniform borders, or None when there are none worth trimming."""
+    arr = _small(picture)
+    height, width = arr.shape[:2]
+    differs = _differs(arr)
+    rows = np.nonzero(differs.mean(axis=1) > BORDER_LINE_FILL)[0]
+    cols = np.nonzero(differs.mean(axis=0) > BORDER_LINE_FILL)[0]
+    if len(rows) == 0 or len(cols) == 0:
+        return None
+    return _as_box(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1, width, height)
+
+
+def _longest_run(mask: np.ndarray) -> tuple[int, int]:
+    """Start and end (exclusive) of the longest run of True."""
+    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
+    steps = np.diff(padded)
+    starts, ends = np.nonzero(steps == 1)[0], np.nonzero(steps == -1)[0]
+    if len(starts) == 0:
+        return 0, 0
+    i = int(np.argmax(ends - starts))
+    return int(starts[i]), int(ends[i])
+
+
+def band_box(picture: Image.Image) -> Box | None:
+    """The largest block of content lines (a photo inside a screenshot), or None."""
+    arr = _small(picture)
+    height, width = arr.shape[:2]
+    differs = _differs(arr)
+    content = differs.mean(axis=1) > BAND_LINE_FILL
+    y0, y1 = _longest_run(content)
+    if y1 - y0 < 2 or not _framed(content, y0, y1):
+        return None
+    # Within the band every column shows some of the photo: a lower bar, no frame needed.
+    x0, x1 = _longest_run(differs[y0:y1].mean(axis=0) > BORDER_LINE_FILL * 5)
+    if x1 - x0 < 2:
+        return None
+    return _as_box(x0, y0, x1, y1, width, height)
+
+
+def _framed(content: np.ndarray, start: int, end: int) -> bool:
+    """True when the lines outside ``start:end`` are mostly background, as around a
+    photo in a screenshot (a photo's own uniform areas are not)."""
+    outside = np.concatenate([content[:start], content[end:]])
+    return len(outside) == 0 or float(outside.mean()) <= 1 - BAND_FRAME
+
+
+def content_boxes(picture: Image.Image) -> list[tuple[str, Box]]:
+    """The distinct content boxes worth hashing on their own, as ``(kind, box)`` with
+    kind ``"border"`` or ``"band"`` (often none)."""
+    boxes: list[tuple[str, Box]] = []
+    for kind, finder in (("border", border_box), ("band", band_box)):
+        box = finder(picture)
+        if box is not None and all(_differ(box, other) for _, other in boxes):
+            boxes.append((kind, box))
+    return boxes
+
+
+def content_box(picture: Image.Image) -> Box:
+    """The one box most likely to hold the photo: the screenshot band when there is
+    one (it is the tighter), else the inside of the borders, else the whole picture."""
+    boxes = dict(content_boxes(picture))
+    return boxes.get("band") or boxes.get("border") or FULL
+
+
+def _differ(a: Box, b: Box, tolerance: float = 0.02) -> bool:
+    return any(abs(p - q) > tolerance for p, q in zip(a, b, strict=True))
+
+
+def crop_box(picture: Image.Image, box: Box) -> Image.Image:
+    """The part of ``picture`` inside ``box`` (fractions)."""
+    w, h = picture.size
+    x0, y0, x1, y1 = box
+    return picture.crop((round(x0 * w), round(y0 * h), round(x1 * w), round(y1 * h)))

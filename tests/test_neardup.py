@@ -1,0 +1,124 @@
+"""The near-duplicate index: exact Hamming search, the multi-index for descriptors,
+votes, video frame rows, and the cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import scene
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ingest.perceptual import hash_picture
+from registry.neardup import KINDS, MultiIndex, NearDupIndex, distances, parse_hex
+
+
+def _codes(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.integers(0, 256, (n, 32), dtype=np.uint8)
+
+
+def _flip(code: np.ndarray, bits: int, rng: np.random.Generator) -> np.ndarray:
+    out = np.unpackbits(code.copy())
+    idx = rng.choice(256, bits, replace=False)
+    out[idx] ^= 1
+    return np.packbits(out)
+
+
+def test_distances_are_hamming_distances() -> None:
+    rng = np.random.default_rng(0)
+    a, b = _codes(rng, 3), _codes(rng, 5)
+    expected = [[int(np.unpackbits(x ^ y).sum()) for y in b] for x in a]
+    assert distances(a, b).tolist() == expected
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 15))
+def test_multi_index_finds_every_code_within_15_bits(seed: int, bits: int) -> None:
+    # 16 chunks: two codes within 15 bits share at least one chunk exactly.
+    rng = np.random.default_rng(seed)
+    stored = _codes(rng, 300)
+    index = MultiIndex()
+    index.add(stored, np.arange(300))
+    index.sort()
+    target = int(rng.integers(0, 300))
+    query = _flip(stored[target], bits, rng)[None, :]
+    _, ri, dist = index.near(query, 15)
+    assert target in ri.tolist()
+    assert int(dist[ri.tolist().index(target)]) == bits
+
+
+def test_multi_index_agrees_with_brute_force_including_unsorted_rows() -> None:
+    rng = np.random.default_rng(1)
+    stored = _codes(rng, 500)
+    index = MultiIndex()
+    index.add(stored[:400], np.arange(400))
+    index.sort()
+    index.add(stored[400:], np.arange(400, 500))  # pending rows, searched exhaustively
+    queries = np.array([_flip(stored[i], 6, rng) for i in (3, 250, 450)])
+    qi, ri, _ = index.near(queries, 10)
+    found = {(int(q), int(r)) for q, r in zip(qi, ri, strict=True)}
+    brute = distances(queries, stored)
+    assert found == {(int(q), int(r)) for q, r in zip(*np.nonzero(brute <= 10), strict=True)}
+
+
+def test_pdq_search_returns_the_closest_row_per_item() -> None:
+    index = NearDupIndex()
+    a, b = scene(1), scene(2)
+    index.add("a" * 64, hash_picture(a))
+    index.add("b" * 64, hash_picture(b))
+    query = parse_hex(next(h for h in hash_picture(a) if h["alg"] == "pdq")["hex"])
+    hits = index.search_pdq(query, 256)
+    assert index.items[hits[0].owner] == "a" * 64
+    assert hits[0].distance == 0
+    assert hits[1].distance > 64
+
+
+def test_orb_votes_go_to_the_same_picture() -> None:
+    index = NearDupIndex()
+    for seed in range(5):
+        index.add(f"{seed:064x}", hash_picture(scene(seed)))
+    index.orb.sort()
+    from ingest import features
+
+    query = features.spread(features.detect(scene(3)), 300).descriptors
+    votes = index.vote_orb(query, 40, 0.8)
+    best = max(votes, key=votes.get)
+    assert index.items[best] == f"{3:064x}"
+    assert votes[best] >= 30
+    assert all(v < 10 for owner, v in votes.items() if owner != best)
+
+
+def test_video_frame_hashes_are_rows_with_a_time() -> None:
+    index = NearDupIndex()
+    frame = {"alg": "pdq", "v": 1, "hex": "ab" * 32, "quality": 90, "dihedral": [], "t": 12.5}
+    index.add("c" * 64, [frame, {**frame, "t": 13.0, "hex": "cd" * 32}])
+    assert index.pdq_kind.tolist() == [KINDS.index("frame")] * 2
+    assert index.pdq_t.tolist() == [12.5, 13.0]
+    hit = index.search_pdq(parse_hex("cd" * 32), 0)[0]
+    assert float(index.pdq_t[hit.row]) == 13.0
+
+
+def test_malformed_stored_hashes_are_skipped() -> None:
+    index = NearDupIndex()
+    index.add("d" * 64, [{"alg": "pdq", "hex": "zz"}, {"alg": "orb", "hex": "abc"}])
+    assert "d" * 64 not in index
+    with pytest.raises(ValueError):
+        parse_hex("ab" * 31)
+
+
+def test_cache_round_trip_and_stale_stamp(tmp_path: Path) -> None:
+    index = NearDupIndex()
+    for seed in range(3):
+        index.add(f"{seed:064x}", hash_picture(scene(seed)))
+    index.stamp = "3:7"
+    path = str(tmp_path / "index" / "neardup.npz")
+    index.save(path)
+    loaded = NearDupIndex.load(path, "3:7")
+    assert loaded is not None
+    assert loaded.items == index.items
+    assert np.array_equal(loaded.pdq, index.pdq)
+    assert np.array_equal(loaded.orb.codes, index.orb.codes)
+    assert NearDupIndex.load(path, "4:9") is None
+    assert NearDupIndex.load(str(tmp_path / "absent.npz"), "3:7") is None
