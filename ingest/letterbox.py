@@ -151,8 +151,18 @@ def _pair(a: int, b: int, still: np.ndarray, typical: np.ndarray) -> tuple[int, 
             inner, flat, colour, colour[0]
         ):
             b = a
-    if min(a, b) < size * MIN_BAR_SHARE or abs(a - b) > max(2, 0.2 * max(a, b)):
+    if min(a, b) < size * MIN_BAR_SHARE:
         return 0, 0
+    if abs(a - b) > max(2, 0.2 * max(a, b)):
+        # A dark (or light) picture edge can continue one bar's flat run. Bars of a
+        # centred canvas are equal, so the shorter run is the bar, provided the longer
+        # side holds still rows of the same colour that far.
+        inner = slice(0, min(a, b)) if a > b else slice(size - min(a, b), size)
+        if not (
+            np.all(still[inner] <= STATIC_STD)
+            and _bar_like(inner, flat, colour, colour[-1] if a > b else colour[0])
+        ):
+            return 0, 0
     if abs(float(colour[0]) - float(colour[-1])) > COLOUR_MATCH:
         return 0, 0
     # A centred canvas has equal bars: a longer run on one side is picture (a flat wall

@@ -44,6 +44,8 @@ PENDING_LIMIT = 1 << 16
 MAX_BUCKET = 512
 
 KINDS = ("whole", "border", "band", "frame")
+#: Video frames below this PDQ quality are not indexed.
+FRAME_MIN_QUALITY = 50
 
 
 def parse_hex(value: str) -> np.ndarray:
@@ -255,8 +257,10 @@ class NearDupIndex:
         for h in hashes:
             try:
                 if h.get("alg") == "pdq" and h.get("hex"):
-                    pdq_rows.append(parse_hex(h["hex"])[0])
                     t = h.get("t")
+                    if t is not None and int(h.get("quality") or 0) < FRAME_MIN_QUALITY:
+                        continue  # black, flat or faded frames must never start a match
+                    pdq_rows.append(parse_hex(h["hex"])[0])
                     kinds.append(
                         KINDS.index("frame" if t is not None else h.get("region", "whole"))
                     )

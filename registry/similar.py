@@ -30,6 +30,7 @@ from ingest.pipeline import rehash_image
 
 from .match import Match, MatchConfig, Query, Side, find_matches
 from .neardup import NearDupIndex
+from .video_near import video_matches
 
 if TYPE_CHECKING:
     from .catalog import Catalog
@@ -123,16 +124,25 @@ class NearDuplicates:
         index = self.index()
         events: list[dict[str, Any]] = []
         found: dict[str, list[dict[str, Any]]] = {}
+        batch: dict[str, dict[str, Any]] = {}
         for rec in records:
-            assert rec.sha256 is not None
-            matches: list[Match] = []
+            if rec.sha256 is None:
+                continue
+            matches: list[dict[str, Any]] = []
             if rec.media_type == "image" and rec.hashes:
                 picture = self.picture(rec.sha256)
                 if picture is not None:
                     query = Query(picture, rec.hashes)
-                    matches = self._find(query, config, exclude=[rec.sha256])
-            found[rec.sha256] = [m.to_dict() for m in matches]
+                    photo = self._find(query, config, exclude=[rec.sha256])
+                    matches = [m.to_dict() for m in photo]
+            matches = self._with_video(rec, matches, batch)
+            found[rec.sha256] = matches
             events += [found_event(rec.sha256, m, actor) for m in matches]
+            batch[rec.sha256] = {
+                "media_type": rec.media_type,
+                "hashes": rec.hashes,
+                "duration_s": rec.duration_s,
+            }
             index.add(rec.sha256, rec.hashes)
             self._dirty = True
             self._trim_cache()
@@ -142,6 +152,34 @@ class NearDuplicates:
         """The batch is in the log and catalogue: the index now reflects them."""
         if self._index is not None:
             self._index.stamp = index_stamp(self.reg.catalog)
+
+    def _with_video(
+        self,
+        rec: Extracted,
+        photo_matches: list[dict[str, Any]],
+        batch: dict[str, dict[str, Any]],
+    ) -> list[dict[str, Any]]:
+        """Photo matches (videos left out: they are matched by their frames) plus the
+        matches that involve a video, best first."""
+        catalog = self.reg.catalog
+
+        def lookup(sha: str) -> dict[str, Any] | None:
+            return batch.get(sha) or catalog.get(sha)
+
+        kept = [
+            m for m in photo_matches if (lookup(m["sha256"]) or {}).get("media_type") != "video"
+        ]
+        video = video_matches(
+            rec.media_type,
+            rec.hashes,
+            rec.duration_s,
+            self.index(),
+            lookup,
+            exclude=[rec.sha256 or ""],
+        )
+        seen = {m["sha256"] for m in kept}
+        merged = kept + [m for m in video if m["sha256"] not in seen]
+        return sorted(merged, key=lambda m: -float(m.get("score") or 0))
 
     # --- matching files -----------------------------------------------------------------
 
@@ -161,8 +199,8 @@ class NearDuplicates:
             if rec.error is not None:
                 out["error"] = rec.error["message"]
                 out["error_code"] = rec.error["code"]
-            elif rec.media_type != "image":
-                out["note"] = "only photos are matched for now"
+            elif rec.media_type == "video":
+                out["matches"] = self._with_video(rec, [], {})
             else:
                 try:
                     with open(rec.source or rec.path, "rb") as fh:
@@ -173,7 +211,7 @@ class NearDuplicates:
                 else:
                     query = Query(picture, rec.hashes)
                     matches = self._find(query, config, exclude=[rec.sha256 or ""])
-                    out["matches"] = [m.to_dict() for m in matches]
+                    out["matches"] = self._with_video(rec, [m.to_dict() for m in matches], {})
                     self._trim_cache()
             yield out
         self.save()
@@ -284,8 +322,8 @@ class NearDuplicates:
         return total
 
 
-def found_event(sha256: str, match: Match, actor: str) -> dict[str, Any]:
+def found_event(sha256: str, match: Match | dict[str, Any], actor: str) -> dict[str, Any]:
     """The custody entry for one near-duplicate pair (the agreed ``neardup.found``)."""
-    details = match.to_dict()
+    details = dict(match.to_dict() if isinstance(match, Match) else match)
     details["match"] = details.pop("sha256")
     return {"actor": actor, "action": "neardup.found", "sha256": sha256, "details": details}
