@@ -349,6 +349,11 @@ def main(argv: list[str] | None = None) -> int:
     total_wrong = sum(sum(i != o.truth for i, _ in o.matched) for o in outcomes)
     negatives = sum(len(bases) - 1 for _ in outcomes)
     seconds = np.array([o.seconds for o in outcomes])
+    misses = [
+        {"transform": o.row, "photo": bases[o.truth].name}
+        for o in outcomes
+        if not any(i == o.truth for i, _ in o.matched)
+    ]
     print("\n".join(lines))
     print()
     print(
@@ -361,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         f"said 'same photo': this registry {hard['ours']}, PDQ ≤ 31 {hard['pdq<=31']}, "
         f"pHash ≤ 8 {hard['phash<=8']}."
     )
+    print("Missed: " + ", ".join(f"{m['photo']} ({m['transform']})" for m in misses) + ".")
     print(
         f"Matching time per query: median {np.median(seconds) * 1000:.0f} ms, "
         f"95th percentile {np.percentile(seconds, 95) * 1000:.0f} ms; "
@@ -375,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
                     "recall": total_hits / len(outcomes),
                     "wrong": total_wrong,
                     "negative_pairs": negatives,
+                    "misses": misses,
                     "thresholds": _CONFIG.to_dict(),
                 },
                 indent=2,

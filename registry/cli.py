@@ -82,7 +82,8 @@ def threshold_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--min-score",
             type=click.FloatRange(0, 1),
-            help=f"Verified matches need this block agreement [default: {d.min_score}].",
+            help="Verified matches need this score: the lower 95 % bound of the share of "
+            f"blocks that agree after alignment [default: {d.min_score}].",
         ),
         click.option(
             "--max-distance",
