@@ -23,7 +23,7 @@ When a pair has too little texture to verify, a PDQ distance within ``pdq_distan
 (quality ≥ 50 on both sides, as PDQ's authors advise) is accepted on its own.
 
 Every threshold is a ``MatchConfig`` field; the defaults were calibrated by
-``bench/photo_matching.py`` (see bench/README-photo-matching.md).
+``bench/photo_matching.py`` (see docs/photo-matching.md).
 """
 
 from __future__ import annotations

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_cli, write_jpeg
 from PIL import Image
 
 from bench.transforms import by_name
+from conftest import run_cli, write_jpeg
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CORPUS, scene
 from PIL import Image
 
 from bench.synthetic import viewpoint_pair
 from bench.transforms import TRANSFORMS, by_name
+from conftest import CORPUS, scene
 from ingest.image import decode_image
 from ingest.perceptual import hash_picture
 from registry.match import MatchConfig, Query, Side, find_matches, lower_bound, verify

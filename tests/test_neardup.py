@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import scene
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import scene
 from ingest.perceptual import hash_picture
 from registry.neardup import KINDS, MultiIndex, NearDupIndex, distances, parse_hex
 

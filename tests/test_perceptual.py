@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import scene
 
 from bench.transforms import by_name
+from conftest import scene
 from ingest import features
 from ingest.image import decode_image, fit_size
 from ingest.perceptual import (

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import scene
 from PIL import Image
 
 from bench.transforms import by_name
+from conftest import scene
 from ingest.regions import FULL, band_box, border_box, content_box, content_boxes, crop_box
 
 

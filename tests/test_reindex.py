@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_jpeg
 from PIL import Image
 
 from bench.transforms import by_name
+from conftest import write_jpeg
 from ingest import perceptual
 from registry.core import Registry, init_registry
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from conftest import scene
 from videogen import Part, Source, black, constant, letterbox, write
 
+from conftest import scene
 from ingest.errors import CorruptMedia
 from ingest.letterbox import Crop, find_crop
 from ingest.perceptual import DIHEDRAL, hamming

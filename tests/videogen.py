@@ -16,6 +16,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+
 from conftest import scene
 
 SIZE = (192, 108)
