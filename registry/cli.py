@@ -20,7 +20,7 @@ from ingest.image import MAX_PIXELS
 from ingest.supervisor import Limits
 
 from .core import DEFAULT_ACTOR, Registry, Submission, init_registry
-from .custody import set_invocation
+from .custody import set_invocation, summarize
 from .match import MatchConfig
 from .version import __version__
 
@@ -332,7 +332,7 @@ def custody(ctx: click.Context, ref: str | None, as_json: bool) -> None:
             sha = (entry.get("sha256") or "")[:12]
             click.echo(
                 f"{entry['seq']:>6}  {entry['time'][:19]}  {entry['actor']:<12} "
-                f"{entry['action']:<20} {sha:<12} {_summary(entry)}"
+                f"{entry['action']:<20} {sha:<12} {summarize(entry)}"
             )
 
 
@@ -377,24 +377,6 @@ def rebuild(ctx: click.Context, actor: str, as_json: bool) -> None:
     """
     items = _open(ctx).rebuild(actor=actor)
     click.echo(_dump({"items": items}) if as_json else f"catalogue rebuilt: {items} items")
-
-
-def _summary(entry: dict[str, Any]) -> str:
-    d = entry.get("details") or {}
-    action = entry["action"]
-    if action == "sighting.added":
-        parts = [d.get("original_name") or "", d.get("case") or "", d.get("source_url") or ""]
-        return " ".join(p for p in parts if p)
-    if action == "ingest.failed":
-        err = d.get("error") or {}
-        return f"{d.get('path')}: {err.get('message')}"
-    if action == "item.stored":
-        return f"{d.get('media_type')} {d.get('size')} bytes"
-    if action == "neardup.found":
-        return f"~ {(d.get('match') or '')[:12]} {d.get('transform') or ''} {d.get('score')}"
-    if action == "verify.run":
-        return "ok" if d.get("ok") else f"{len(d.get('problems') or [])} problem(s)"
-    return ""
 
 
 def _format_item(item: dict[str, Any]) -> str:

@@ -299,3 +299,29 @@ class CustodyLog:
 
     def _write_head(self, head: Head) -> None:
         atomic_write(self.head_path, canonical(head.to_dict()) + b"\n")
+
+
+def summarize(entry: dict[str, Any]) -> str:
+    """A one-line human summary of a custody entry (for `custody` and reports)."""
+    d = entry.get("details") or {}
+    action = entry.get("action")
+    if action == "sighting.added":
+        return " ".join(str(d[k]) for k in ("original_name", "case", "source_url") if d.get(k))
+    if action == "ingest.failed":
+        return f"{d.get('path')}: {(d.get('error') or {}).get('message')}"
+    if action == "item.stored":
+        return f"{d.get('media_type')} {d.get('size')} bytes"
+    if action == "note.added":
+        return str(d.get("text", ""))
+    if action == "neardup.found":
+        match = str(d.get("match") or "")[:12]
+        return f"~ {match} {d.get('transform') or ''} {d.get('score')} ({d.get('method')})"
+    if action == "checkpoint":
+        return f"size {d.get('size')} root {d.get('root')}"
+    if action == "key.created":
+        return f"key {d.get('key_id')} for {d.get('for_actor')}"
+    if action == "verify.run":
+        return "ok" if d.get("ok") else f"{len(d.get('problems') or [])} problem(s)"
+    if action == "export":
+        return f"{d.get('format')}, {len(d.get('items') or [])} items"
+    return ""

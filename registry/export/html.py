@@ -14,6 +14,7 @@ import json
 from html import escape
 from typing import Any
 
+from ..custody import summarize
 from ..version import __version__
 from .gather import Selection, clusters
 from .safepath import OutDir, Written
@@ -259,7 +260,7 @@ def _timeline(entries: list[dict[str, Any]]) -> str:
                 e.get("actor"),
                 e.get("action"),
                 (e.get("sha256") or "")[:16],
-                _summary(e),
+                summarize(e),
                 f"{tool.get('name')} {tool.get('version')} on {e.get('host')}",
                 " ".join(e["args"]) if isinstance(e.get("args"), list) else "",
                 e.get("key"),
@@ -270,28 +271,6 @@ def _timeline(entries: list[dict[str, Any]]) -> str:
         rows,
         cls="log",
     )
-
-
-def _summary(entry: dict[str, Any]) -> str:
-    d = entry.get("details") or {}
-    action = entry.get("action")
-    if action == "sighting.added":
-        return " ".join(str(d.get(k)) for k in ("original_name", "case", "source_url") if d.get(k))
-    if action == "item.stored":
-        return f"{d.get('media_type')} {d.get('size')} bytes"
-    if action == "note.added":
-        return str(d.get("text", ""))
-    if action == "neardup.found":
-        return f"matches {str(d.get('match'))[:16]}… score {d.get('score')} ({d.get('method')})"
-    if action == "checkpoint":
-        return f"size {d.get('size')} root {d.get('root')}"
-    if action == "key.created":
-        return f"key {d.get('key_id')} for {d.get('for_actor')}"
-    if action == "verify.run":
-        return "ok" if d.get("ok") else f"{len(d.get('problems') or [])} problem(s)"
-    if action == "export":
-        return f"{d.get('format')}, {len(d.get('items') or [])} items"
-    return ""
 
 
 def _thumb(sha: str, uri: str | None) -> str:
