@@ -62,9 +62,12 @@ def distances(queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
     out = np.empty((len(q), len(rows)), np.uint16)
     for start in range(0, len(rows), CHUNK_ROWS):
         r = np.ascontiguousarray(rows[start : start + CHUNK_ROWS]).view(np.uint64)
-        out[:, start : start + len(r)] = np.bitwise_count(q[:, None, :] ^ r[None, :, :]).sum(
-            axis=2, dtype=np.uint16
-        )
+        # One 64-bit word at a time: 2-D temporaries only, several times faster than
+        # popcounting a Q×N×4 block and summing its short last axis.
+        acc = np.zeros((len(q), len(r)), np.uint16)
+        for word in range(q.shape[1]):
+            acc += np.bitwise_count(q[:, word, None] ^ r[None, :, word])
+        out[:, start : start + len(r)] = acc
     return out
 
 
