@@ -171,6 +171,7 @@ def _extract_image(data: bytes | None, rec: Extracted, *, max_pixels: int) -> No
     if decoded.truncated:
         rec.warn("decode", CorruptImageData("image data is truncated; hashed what decoded"))
     rec.hashes = picture_hashes(decoded.picture, rec)
+    rec.picture = decoded.picture
 
 
 def picture_hashes(picture: Image.Image, rec: Extracted | None = None) -> list[dict[str, Any]]:

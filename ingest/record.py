@@ -8,11 +8,13 @@ picklable) so it can cross process boundaries and be written into the custody lo
 
 from __future__ import annotations
 
+import copy
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 RECORD_VERSION = 1
+_NOT_WRITTEN = frozenset({"source", "picture"})
 
 
 def display_path(path: str | os.PathLike[str] | bytes) -> str:
@@ -76,6 +78,10 @@ class Extracted:
     #: The path as the operating system spells it (may hold undecodable bytes as
     #: surrogates); used to reopen the file, never written out.
     source: str = field(default="", repr=False, compare=False)
+    #: The reduced, upright picture the hashes were computed from (photos only), handed
+    #: on so the registry's near-duplicate check need not decode the file again; never
+    #: written out.
+    picture: Any = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -88,9 +94,12 @@ class Extracted:
         self.warnings.append({"step": step, "code": str(code), "message": _one_line(exc)})
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("source")
-        return data
+        """The record as plain data (without ``source`` and ``picture``)."""
+        return {
+            f.name: copy.deepcopy(getattr(self, f.name))
+            for f in fields(self)
+            if f.name not in _NOT_WRITTEN
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Extracted:

@@ -130,7 +130,10 @@ class NearDuplicates:
                 continue
             matches: list[dict[str, Any]] = []
             if rec.media_type == "image" and rec.hashes:
-                picture = self.picture(rec.sha256)
+                # The worker's decode of these very bytes (checked against the vault
+                # copy's hash), else the vault copy decoded again.
+                picture = rec.picture or self.picture(rec.sha256)
+                rec.picture = None
                 if picture is not None:
                     query = Query(picture, rec.hashes)
                     photo = self._find(query, config, exclude=[rec.sha256])
@@ -203,8 +206,10 @@ class NearDuplicates:
                 out["matches"] = self._with_video(rec, [], {})
             else:
                 try:
-                    with open(rec.source or rec.path, "rb") as fh:
-                        picture = decode_image(fh.read()).picture
+                    picture = rec.picture
+                    if picture is None:
+                        with open(rec.source or rec.path, "rb") as fh:
+                            picture = decode_image(fh.read()).picture
                 except (OSError, EvidenceError) as exc:
                     out["error"] = f"cannot decode the photo again: {exc}"
                     out["error_code"] = type(exc).__name__
