@@ -23,28 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import write_jpeg, write_video  # noqa: E402
-
-
-def cli(*args: str, registry: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "registry", "--registry", str(registry), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-
-
-def spawn(*args: str, registry: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "registry", "--registry", str(registry), *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        start_new_session=True,
-    )
+from conftest import run_cli, spawn_cli, write_jpeg, write_video  # noqa: E402
 
 
 def main() -> None:
@@ -80,7 +59,7 @@ def main() -> None:
                 "export": ["export", "--format", "bagit", "--out", str(work / f"bag{n}")],
             }[kind]
             counts[kind] += 1
-            proc = spawn(*argv, registry=reg)
+            proc = spawn_cli(*argv, registry=reg, output=subprocess.DEVNULL)
             # The other operations finish within a second or two of start-up.
             time.sleep(rng.uniform(0.2, 3.0) if kind == "ingest" else rng.uniform(0.4, 1.3))
             if proc.poll() is None:
@@ -88,17 +67,17 @@ def main() -> None:
                 kills[kind] += 1
             proc.wait()
             if (reg / "REGISTRY.json").exists():
-                check = cli("verify", "--json", registry=reg)
+                check = run_cli("verify", "--json", registry=reg)
                 if check.returncode != 0:
                     failures.append((n, kind, check.stdout[-500:] + check.stderr[-500:]))
-        final = cli("ingest", str(inbox), "--json", "--actor", "final", registry=reg)
+        final = run_cli("ingest", str(inbox), "--json", "--actor", "final", registry=reg)
         items = [
-            json.loads(line) for line in cli("list", "--json", registry=reg).stdout.splitlines()
+            json.loads(line) for line in run_cli("list", "--json", registry=reg).stdout.splitlines()
         ]
         expected = {hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
         got = [i["sha256"] for i in items]
         vault = [p for p in (reg / "vault").rglob("*") if p.is_file() and ".staging" not in p.parts]
-        verify = cli("verify", registry=reg)
+        verify = run_cli("verify", registry=reg)
         print("| operation | runs | killed |\n|---|---|---|")
         for k in counts:
             print(f"| {k} | {counts[k]} | {kills[k]} |")

@@ -191,3 +191,17 @@ def run_cli(
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def spawn_cli(*args: str, registry: Path, output: int | None = subprocess.PIPE) -> subprocess.Popen:
+    """Start ``python -m registry`` in its own session, so that killing the session's
+    process group also kills its extraction workers (used by the kill -9 loops)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "registry", "--registry", str(registry), *args],
+        stdout=output,
+        stderr=output,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )

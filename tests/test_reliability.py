@@ -8,32 +8,18 @@ import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_cli, write_jpeg, write_video
+from conftest import run_cli, spawn_cli, write_jpeg, write_video
 from registry import Registry, RegistryError, Submission, init_registry
 
 
 def _jsonl(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-def _spawn(*args: str, registry: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "registry", "--registry", str(registry), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        start_new_session=True,  # so the kill reaches the extraction workers too
-    )
 
 
 def _files(folder: Path, photos: int, videos: int, seed: int = 100) -> list[Path]:
@@ -58,10 +44,10 @@ def test_kill_9_loop_during_ingest_rebuild_checkpoint_export(tmp_path: Path) -> 
             argv = others[(round_ // 3) % len(others)]
             if argv[0] == "export":
                 argv = (*argv, str(tmp_path / f"bag{round_}"))
-            proc = _spawn(*argv, registry=reg)
+            proc = spawn_cli(*argv, registry=reg)
             delay = rng.uniform(0.4, 1.3)
         else:
-            proc = _spawn(
+            proc = spawn_cli(
                 "ingest",
                 str(tmp_path / "in"),
                 "--workers",
@@ -119,9 +105,9 @@ def test_concurrent_ingests_and_readers(tmp_path: Path) -> None:
     reader = threading.Thread(target=read_loop)
     reader.start()
     procs = [
-        _spawn("ingest", str(tmp_path / "a"), "--json", "--actor", "alice", registry=reg),
-        _spawn("ingest", str(tmp_path / "b"), "--json", "--actor", "bob", registry=reg),
-        _spawn("ingest", str(tmp_path / "a"), "--json", "--actor", "carol", registry=reg),
+        spawn_cli("ingest", str(tmp_path / "a"), "--json", "--actor", "alice", registry=reg),
+        spawn_cli("ingest", str(tmp_path / "b"), "--json", "--actor", "bob", registry=reg),
+        spawn_cli("ingest", str(tmp_path / "a"), "--json", "--actor", "carol", registry=reg),
     ]
     outs = [p.communicate(timeout=300) for p in procs]
     stop.set()
