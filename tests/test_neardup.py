@@ -75,6 +75,35 @@ def test_pdq_search_returns_the_closest_row_per_item() -> None:
     assert hits[1].distance > 64
 
 
+def _brute_hits(index: NearDupIndex, queries: np.ndarray, reach: int) -> dict[int, int]:
+    dist = distances(queries, index.pdq).min(axis=0)
+    best: dict[int, int] = {}
+    for row in np.nonzero(dist <= reach)[0]:
+        owner = int(index.pdq_owner[row])
+        best[owner] = min(best.get(owner, 256), int(dist[row]))
+    return best
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 80))
+def test_pdq_search_agrees_with_brute_force(seed: int, reach: int) -> None:
+    rng = np.random.default_rng(seed)
+    index = NearDupIndex()
+    stored = _codes(rng, 120)
+    for i in range(40):  # three rows per item, some of them near copies of each other
+        rows = stored[3 * i : 3 * i + 3]
+        rows[1] = _flip(rows[0], int(rng.integers(0, 60)), rng)
+        index.add(f"{i:064x}", [{"alg": "pdq", "hex": r.tobytes().hex()} for r in rows])
+    queries = np.array([_flip(stored[int(rng.integers(0, 120))], 30, rng) for _ in range(4)])
+    found = {h.owner: h.distance for h in index.search_pdq(queries, reach)}
+    assert found == _brute_hits(index, queries, reach)
+    # Rows added after a search are searched too (the faiss table catches up).
+    index.add("f" * 64, [{"alg": "pdq", "hex": queries[0].tobytes().hex()}])
+    hits = index.search_pdq(queries, reach)
+    assert hits[0].distance == 0 and index.items[hits[0].owner] == "f" * 64
+    assert {h.owner: h.distance for h in hits} == _brute_hits(index, queries, reach)
+
+
 def test_orb_votes_go_to_the_same_picture() -> None:
     index = NearDupIndex()
     for seed in range(5):
