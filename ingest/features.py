@@ -67,6 +67,21 @@ def detect(picture: Image.Image | np.ndarray, n: int = QUERY_FEATURES) -> Featur
     return Features(points, descriptors[order], (width, height))
 
 
+def of_picture(picture: Image.Image) -> Features:
+    """``detect(picture)``, computed once per picture object: the stored ``orb`` hash
+    and the near-duplicate query of the same picture both start from it."""
+    found = getattr(picture, "_evidence_features", None)
+    if found is None:
+        found = detect(picture)
+        picture._evidence_features = found  # type: ignore[attr-defined]
+    return found
+
+
+def known(picture: Image.Image) -> Features | None:
+    """The features ``of_picture`` already found for this picture object, if any."""
+    return getattr(picture, "_evidence_features", None)
+
+
 def spread(features: Features, n: int = STORED_DESCRIPTORS, grid: int = SPREAD_GRID) -> Features:
     """The ``n`` strongest features taken round-robin from a grid of cells, so that a
     crop keeps some of them wherever it is."""

@@ -91,7 +91,7 @@ def pdq_content(picture: Image.Image) -> list[Hash]:
 
 def orb(picture: Image.Image) -> Hash:
     """ORB descriptors of the strongest, spread-out keypoints (``features.spread``)."""
-    found = features.spread(features.detect(picture))
+    found = features.spread(features.of_picture(picture))
     return {
         "alg": "orb",
         "v": 1,

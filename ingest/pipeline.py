@@ -21,6 +21,7 @@ from typing import Any
 
 from PIL import Image
 
+from . import features
 from .errors import (
     EmptyFile,
     EvidenceError,
@@ -172,6 +173,7 @@ def _extract_image(data: bytes | None, rec: Extracted, *, max_pixels: int) -> No
         rec.warn("decode", CorruptImageData("image data is truncated; hashed what decoded"))
     rec.hashes = picture_hashes(decoded.picture, rec)
     rec.picture = decoded.picture
+    rec.features = features.known(decoded.picture)
 
 
 def picture_hashes(picture: Image.Image, rec: Extracted | None = None) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 RECORD_VERSION = 1
-_NOT_WRITTEN = frozenset({"source", "picture"})
+_NOT_WRITTEN = frozenset({"source", "picture", "features"})
 
 
 def display_path(path: str | os.PathLike[str] | bytes) -> str:
@@ -82,6 +82,9 @@ class Extracted:
     #: on so the registry's near-duplicate check need not decode the file again; never
     #: written out.
     picture: Any = field(default=None, repr=False, compare=False)
+    #: The ORB features of ``picture`` the ``orb`` hash was chosen from
+    #: (``ingest.features.Features``), handed on for the same reason; never written out.
+    features: Any = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:

@@ -125,11 +125,14 @@ class Side:
     band: regions.Box | None
 
     @classmethod
-    def of(cls, picture: Image.Image) -> Side:
+    def of(cls, picture: Image.Image, features: feat.Features | None = None) -> Side:
+        """``features``: the picture's ``feat.detect`` when already known (ingest's)."""
         picture = picture.convert("RGB")
         boxes = dict(regions.content_boxes(picture))
         g = feat.gray(picture)
-        return cls(g, feat.detect(g), boxes.get("border") or regions.FULL, boxes.get("band"))
+        if features is None or features.size != picture.size:
+            features = feat.detect(g)
+        return cls(g, features, boxes.get("border") or regions.FULL, boxes.get("band"))
 
     def mirrored(self) -> Side:
         g = np.ascontiguousarray(self.gray[:, ::-1])
@@ -415,13 +418,15 @@ class Query:
 
     picture: Image.Image
     hashes: list[dict[str, Any]]
+    #: ``feat.detect(picture)`` when ingest already computed it.
+    features: feat.Features | None = None
     _side: Side | None = None
     _mirrored: Side | None = None
 
     @property
     def side(self) -> Side:
         if self._side is None:
-            self._side = Side.of(self.picture)
+            self._side = Side.of(self.picture, self.features)
         return self._side
 
     @property

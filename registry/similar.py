@@ -132,10 +132,11 @@ class NearDuplicates:
             if rec.media_type == "image" and rec.hashes:
                 # The worker's decode of these very bytes (checked against the vault
                 # copy's hash), else the vault copy decoded again.
+                features = rec.features if rec.picture is not None else None
                 picture = rec.picture or self.picture(rec.sha256)
-                rec.picture = None
+                rec.picture = rec.features = None
                 if picture is not None:
-                    query = Query(picture, rec.hashes)
+                    query = Query(picture, rec.hashes, features)
                     photo = self._find(query, config, exclude=[rec.sha256])
                     matches = [m.to_dict() for m in photo]
             matches = self._with_video(rec, matches, batch)

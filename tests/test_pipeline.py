@@ -29,6 +29,21 @@ def test_photo_record(tmp_path: Path) -> None:
     assert rec.to_dict()["sha256"] == rec.sha256 and "source" not in rec.to_dict()
 
 
+def test_photo_record_hands_on_its_picture_and_features_unwritten(tmp_path: Path) -> None:
+    import numpy as np
+
+    from ingest import features
+    from ingest.perceptual import hash_picture
+
+    rec = extract(str(write_jpeg(tmp_path / "a.jpg")))
+    assert rec.picture is not None and rec.features is not None
+    again = features.detect(rec.picture.copy())  # a fresh detection of the same picture
+    assert np.array_equal(rec.features.descriptors, again.descriptors)
+    stored = next(h for h in rec.hashes if h["alg"] == "orb")
+    assert stored == next(h for h in hash_picture(rec.picture.copy()) if h["alg"] == "orb")
+    assert "features" not in rec.to_dict() and "picture" not in rec.to_dict()
+
+
 def test_video_record(tmp_path: Path) -> None:
     rec = extract(write_video(tmp_path / "v.mp4", 2, seconds=2, fps=10))
     assert rec.ok and rec.media_type == "video" and rec.format == "mp4"
