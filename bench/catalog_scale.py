@@ -1,4 +1,4 @@
-"""Catalogue benchmark: open, look up, list a case and add a 1,000-item batch at growing N.
+"""Catalogue benchmark: open, look up, list (a case, everything) and add 1,000 items at growing N.
 
 Synthetic items shaped like real ones (EXIF tags, PDQ with dihedral variants, sightings)
 are folded into a catalogue through custody-style entries, written to disk, and then
@@ -124,6 +124,13 @@ def bench(n: int, folder: str) -> dict[str, float]:
     listed = sum(1 for _ in cat.iter_items("case-7"))
     t_list = time.perf_counter() - t0
     t0 = time.perf_counter()
+    everything = sum(1 for _ in cat.iter_items())
+    t_all = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    sorted_all = sum(1 for _ in cat.iter_items(order="sha256"))
+    t_sorted = time.perf_counter() - t0
+    assert everything == sorted_all == n
+    t0 = time.perf_counter()
     _fill(cat, n, 1000)
     cat.flush()
     t_add = time.perf_counter() - t0
@@ -137,6 +144,8 @@ def bench(n: int, folder: str) -> dict[str, float]:
         "get_p99_ms": sorted(gets)[int(len(gets) * 0.99)] * 1e3,
         "list_case_s": t_list,
         "listed": listed,
+        "list_all_s": t_all,
+        "list_sorted_s": t_sorted,
         "add_1000_s": t_add,
     }
 
@@ -149,7 +158,8 @@ def main() -> None:
     try:
         print(
             f"{'items':>8} {'disk MB':>8} {'open s':>7} {'prefix p50/p99 ms':>18} "
-            f"{'get p50/p99 ms':>15} {'list case s':>12} {'add 1,000 s':>12}"
+            f"{'get p50/p99 ms':>15} {'list case s':>12} {'list all s':>11} "
+            f"{'by sha256 s':>12} {'add 1,000 s':>12}"
         )
         for n in args.sizes:
             r = bench(n, folder)
@@ -157,7 +167,8 @@ def main() -> None:
             get = f"{r['get_p50_ms']:.2f}/{r['get_p99_ms']:.2f}"
             print(
                 f"{r['n']:>8,} {r['file_mb']:>8.1f} {r['open_s']:>7.2f} {prefix:>18} "
-                f"{get:>15} {r['list_case_s']:>12.3f} {r['add_1000_s']:>12.2f}",
+                f"{get:>15} {r['list_case_s']:>12.3f} {r['list_all_s']:>11.2f} "
+                f"{r['list_sorted_s']:>12.2f} {r['add_1000_s']:>12.2f}",
                 flush=True,
             )
     finally:

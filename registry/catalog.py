@@ -13,9 +13,11 @@ whole log into an empty catalogue, which is how ``verify`` checks that the two a
 from __future__ import annotations
 
 import bisect
+import contextlib
 import copy
 import json
 import os
+import tempfile
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -57,6 +59,8 @@ SIGHTING_FIELDS = (
 SHARD_SIZE = 128
 #: Shards kept parsed in memory (besides those with unwritten changes).
 CACHED_SHARDS = 64
+#: Items sorted in memory when listing by sha256; more are spilled to temporary files.
+SORT_WINDOW = 8192
 
 
 class _ItemTable(Table):
@@ -223,11 +227,33 @@ class Catalog:
             return list(self._sorted)
         return sorted(self._cases.get(case, ()))
 
-    def in_storage_order(self) -> Iterator[dict[str, Any]]:
-        """Every item, shard by shard (one parse per shard: for full scans)."""
+    def iter_items(
+        self, case: str | None = None, order: str = "stored"
+    ) -> Iterator[dict[str, Any]]:
+        """Items (of one case), in the order they were first stored or by sha256.
+
+        ``order="stored"`` streams shard by shard: each shard is parsed once and memory
+        stays bounded however large the catalogue. ``order="sha256"`` does the same and
+        sorts: up to ``SORT_WINDOW`` items in memory; beyond that, items are spilled to
+        temporary files by their id's first hex digits (uniform, since ids are SHA-256)
+        and each file is sorted in turn, so memory stays bounded there too.
+        """
+        if order not in ("stored", "sha256"):
+            raise ValueError(f"unknown order {order!r} (stored or sha256)")
+        wanted = None if case is None else self._cases.get(case, set())
+        count = len(self._where) if wanted is None else len(wanted)
+        if order == "stored":
+            yield from self._stored_order(wanted)
+        elif count <= SORT_WINDOW:
+            yield from sorted(self._stored_order(wanted), key=lambda d: d["sha256"])
+        else:
+            yield from self._spill_sorted(wanted, count)
+
+    def _stored_order(self, wanted: set[str] | None) -> Iterator[dict[str, Any]]:
         by_shard: dict[int, list[str]] = {}
         for sha, (shard, _) in self._where.items():
-            by_shard.setdefault(shard, []).append(sha)
+            if wanted is None or sha in wanted:
+                by_shard.setdefault(shard, []).append(sha)
         for number in sorted(by_shard):
             shard = self._shard(number)
             for sha in by_shard[number]:
@@ -235,32 +261,22 @@ class Catalog:
                 if doc is not None:
                     yield doc
 
-    def iter_items(self, case: str | None = None) -> Iterator[dict[str, Any]]:
-        """Items sorted by sha256 (of one case).
-
-        A case's items are read shard by shard (each shard parsed once) and sorted in
-        memory; the whole catalogue is streamed in sha256 order a shard at a time.
-        """
-        shas = self.shas(case)
-        if case is None:
-            for sha in shas:
-                doc = self.get(sha)
-                if doc is not None:
-                    yield doc
-            return
-        by_shard: dict[int, list[str]] = {}
-        for sha in shas:
-            by_shard.setdefault(self._where[sha][0], []).append(sha)
-        docs = {}
-        for number in sorted(by_shard):
-            shard = self._shard(number)
-            for sha in by_shard[number]:
-                doc = shard.get(sha)
-                if doc is not None:
-                    docs[sha] = doc
-        for sha in shas:
-            if sha in docs:
-                yield docs[sha]
+    def _spill_sorted(self, wanted: set[str] | None, count: int) -> Iterator[dict[str, Any]]:
+        digits = 1 if count <= 16 * SORT_WINDOW else 2
+        with tempfile.TemporaryDirectory(prefix="evidence-sort-") as tmp:
+            files: dict[str, Any] = {}
+            with contextlib.ExitStack() as stack:
+                for doc in self._stored_order(wanted):
+                    key = doc["sha256"][:digits]
+                    if key not in files:
+                        path = os.path.join(tmp, key)
+                        files[key] = stack.enter_context(open(path, "w", encoding="utf-8"))
+                    files[key].write(json.dumps(doc, ensure_ascii=False) + "\n")
+            for key in sorted(files):
+                with open(os.path.join(tmp, key), encoding="utf-8") as fh:
+                    docs = [json.loads(line) for line in fh]
+                docs.sort(key=lambda d: d["sha256"])
+                yield from docs
 
     # --- changes ------------------------------------------------------------------------
 

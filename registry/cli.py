@@ -294,15 +294,23 @@ def show(ctx: click.Context, ref: str, as_json: bool) -> None:
 
 @cli.command("list")
 @click.option("--case", help="Only items sighted in this case.")
+@click.option(
+    "--sort",
+    "order",
+    type=click.Choice(["stored", "sha256"]),
+    default="stored",
+    show_default=True,
+    help="Order: as first stored (streams, fastest), or by SHA-256.",
+)
 @json_option
 @click.pass_context
 @handle_errors
-def list_(ctx: click.Context, case: str | None, as_json: bool) -> None:
+def list_(ctx: click.Context, case: str | None, order: str, as_json: bool) -> None:
     """List items (JSON Lines with --json, one item per line).
 
-    Example: evidence list --case UA-031 --json
+    Example: evidence list --case UA-031 --sort sha256 --json
     """
-    for item in _open(ctx).list_items(case):
+    for item in _open(ctx).list_items(case, order):
         if as_json:
             click.echo(_dump(item))
         else:

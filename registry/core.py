@@ -439,9 +439,11 @@ class Registry:
         assert doc is not None
         return present(doc)
 
-    def list_items(self, case: str | None = None) -> Iterator[dict[str, Any]]:
-        """Every item (of one case), sorted by sha256."""
-        for doc in self.catalog.iter_items(case):
+    def list_items(
+        self, case: str | None = None, order: str = "stored"
+    ) -> Iterator[dict[str, Any]]:
+        """Every item (of one case), in the order first stored, or ``order="sha256"``."""
+        for doc in self.catalog.iter_items(case, order):
             yield present(doc)
 
     def verify(self, *, actor: str = DEFAULT_ACTOR, record: bool = True) -> VerifyReport:

@@ -121,6 +121,7 @@ def clusters(docs: Iterable[dict[str, Any]], *, case: str | None = None) -> list
         groups.setdefault(union.find(sha), []).append(sha)
     out = []
     for members in groups.values():
+        members.sort()  # the same clusters whatever order the catalogue is read in
         copies = [by_sha[s] for s in members if s in by_sha]
         if case is not None and not any(case in (d.get("cases") or []) for d in copies):
             continue

@@ -68,7 +68,7 @@ class NearDuplicates:
         self._sides.clear()
         index = NearDupIndex.load(self.path, stamp)
         if index is None:
-            index = NearDupIndex.from_catalog(catalog.in_storage_order(), stamp)
+            index = NearDupIndex.from_catalog(catalog.iter_items(), stamp)
             self._index, self._dirty = index, True
             self.save()
         self._index = index

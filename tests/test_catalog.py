@@ -65,6 +65,26 @@ def test_fold_and_lookups(catalog_path: str | None) -> None:
     assert cat.log_seq == 20
 
 
+@pytest.mark.parametrize("window", [100, 5, 2])  # in memory; spilled by 1 and 2 hex digits
+def test_listing_orders(
+    catalog_path: str | None, monkeypatch: pytest.MonkeyPatch, window: int
+) -> None:
+    monkeypatch.setattr(catalog_module, "SHARD_SIZE", 7)
+    monkeypatch.setattr(catalog_module, "CACHED_SHARDS", 2)
+    monkeypatch.setattr(catalog_module, "SORT_WINDOW", window)
+    cat = Catalog(catalog_path)
+    _fill(cat, 40)
+    stored = [d["sha256"] for d in cat.iter_items()]
+    assert stored == [_sha(i) for i in range(40)]  # the order they were first stored
+    assert [d["sha256"] for d in cat.iter_items(order="sha256")] == sorted(stored)
+    c1 = [_sha(i) for i in range(1, 40, 2)]
+    assert [d["sha256"] for d in cat.iter_items("C1")] == c1
+    assert [d["sha256"] for d in cat.iter_items("C1", "sha256")] == sorted(c1)
+    assert list(cat.iter_items("no such case")) == []
+    with pytest.raises(ValueError):
+        list(cat.iter_items(order="size"))
+
+
 def test_prefix_errors(catalog_path: str | None) -> None:
     cat = Catalog(catalog_path)
     _fill(cat, 40)

@@ -54,6 +54,10 @@ def test_show_list_custody_verify(media: Path, registry_path: Path) -> None:
     )
     items = _jsonl(run_cli("list", "--json", registry=registry_path, check=True).stdout)
     assert len(items) == 2
+    by_sha = _jsonl(
+        run_cli("list", "--sort", "sha256", "--json", registry=registry_path, check=True).stdout
+    )
+    assert [i["sha256"] for i in by_sha] == sorted(i["sha256"] for i in items)
     photo = next(i for i in items if i["media_type"] == "image")
     shown = json.loads(
         run_cli("show", photo["sha256"][:8], "--json", registry=registry_path, check=True).stdout
