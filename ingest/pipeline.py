@@ -254,6 +254,7 @@ def extract_all(
     *,
     workers: int = 1,
     executor: Executor | None = None,
+    in_flight: int = 16,
     max_pixels: int = MAX_PIXELS,
     isolate: bool = False,
     limits: Limits | None = None,
@@ -271,12 +272,13 @@ def extract_all(
         executor: Any ``concurrent.futures.Executor`` instead (a process pool, or a Dask or
             Ray client's executor, to run extraction on a cluster). Limits are then the
             executor's business.
+        in_flight: Files submitted to ``executor`` and not yet yielded, at most.
         max_pixels: Refuse images with more pixels than this.
         isolate: Use supervised worker processes even for one worker.
         limits: Per-file limits for supervised workers.
     """
     if executor is not None:
-        yield from _on_executor(entries, executor, max_pixels, window=16)
+        yield from _on_executor(entries, executor, max_pixels, window=max(1, in_flight))
     elif workers > 1 or isolate:
         limits = limits or Limits(max_pixels=max_pixels)
         yield from supervised_extract(entries, workers=workers, limits=limits)

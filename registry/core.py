@@ -292,6 +292,7 @@ class Registry:
         *,
         workers: int = 1,
         executor: Executor | None = None,
+        in_flight: int = 16,
         max_pixels: int = MAX_PIXELS,
         isolate: bool = False,
         limits: Limits | None = None,
@@ -302,12 +303,15 @@ class Registry:
         time and memory limits when ``workers > 1`` or ``isolate``, or on ``executor``);
         results are committed in batches, each batch one log append and one catalogue
         write. A file whose bytes are already in the registry adds a sighting only.
+        ``in_flight``: files submitted to ``executor`` at a time (about twice its
+        workers keeps a cluster busy; memory grows with it).
         """
         submission = submission or Submission()
         records = extract_all(
             walk(paths),
             workers=workers,
             executor=executor,
+            in_flight=in_flight,
             max_pixels=max_pixels,
             isolate=isolate,
             limits=limits,
