@@ -124,8 +124,10 @@ class MultiIndex:
     def __init__(self) -> None:
         self._rows = Columns(code=np.zeros((0, CODE_BYTES), np.uint8), owner=np.zeros(0, np.int32))
         self._sorted_n = 0
-        self._keys: list[np.ndarray] = []
+        # Per chunk: row numbers sorted by the chunk's value, and where each of the
+        # 65,536 values starts in that order (a counting sort's bucket offsets).
         self._order: list[np.ndarray] = []
+        self._starts: list[np.ndarray] = []
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -151,8 +153,13 @@ class MultiIndex:
     def sort(self) -> None:
         """Merge every row into the sorted chunk tables."""
         chunks = self.codes.view(np.uint16)  # N×16
-        self._order = [np.argsort(chunks[:, c], kind="stable") for c in range(self.CHUNKS)]
-        self._keys = [chunks[order, c] for c, order in enumerate(self._order)]
+        self._order, self._starts = [], []
+        for c in range(self.CHUNKS):
+            column = np.ascontiguousarray(chunks[:, c])
+            # int32 row numbers: half the memory of int64, enough for 2**31 rows.
+            self._order.append(np.argsort(column, kind="stable").astype(np.int32))
+            counts = np.bincount(column, minlength=1 << 16)
+            self._starts.append(np.concatenate([[0], np.cumsum(counts)]))
         self._sorted_n = len(self.codes)
 
     def near(self, queries: np.ndarray, max_distance: int) -> tuple[np.ndarray, ...]:
@@ -161,11 +168,12 @@ class MultiIndex:
             empty = np.zeros(0, np.int64)
             return empty, empty, empty
         qchunks = np.ascontiguousarray(queries).view(np.uint16)
-        pairs_q, pairs_r = [], []
+        q64 = np.ascontiguousarray(queries).view(np.uint64)
+        r64 = self.codes.view(np.uint64)
+        pairs_q, pairs_r, pairs_d = [], [], []
         for c in range(self.CHUNKS if self._sorted_n else 0):
-            keys, order = self._keys[c], self._order[c]
-            lo = np.searchsorted(keys, qchunks[:, c], "left")
-            hi = np.searchsorted(keys, qchunks[:, c], "right")
+            order, starts = self._order[c], self._starts[c]
+            lo, hi = starts[qchunks[:, c]], starts[qchunks[:, c].astype(np.int64) + 1]
             count = hi - lo
             count[count > MAX_BUCKET] = 0
             total = int(count.sum())
@@ -174,26 +182,31 @@ class MultiIndex:
             qi = np.repeat(np.arange(len(queries)), count)
             # Positions lo..hi-1 of each query, laid end to end.
             starts = np.repeat(lo - np.cumsum(count) + count, count)
-            pos = starts + np.arange(total)
-            pairs_q.append(qi)
-            pairs_r.append(order[pos])
+            ri = order[starts + np.arange(total)]
+            # Distances first: most bucket-mates are far, and deduplicating the few
+            # near pairs is much cheaper than deduplicating every bucket-mate.
+            x = np.take(q64, qi, axis=0)
+            x ^= np.take(r64, ri, axis=0)
+            dist = np.bitwise_count(x).sum(axis=1, dtype=np.int64)
+            keep = dist <= max_distance
+            pairs_q.append(qi[keep])
+            pairs_r.append(ri[keep])
+            pairs_d.append(dist[keep])
         if len(self.codes) > self._sorted_n:  # recent rows: exhaustive
             tail = distances(queries, self.codes[self._sorted_n :])
             qi, ri = np.nonzero(tail <= max_distance)
             pairs_q.append(qi)
             pairs_r.append(ri + self._sorted_n)
+            pairs_d.append(tail[qi, ri].astype(np.int64))
         if not pairs_q:
             empty = np.zeros(0, np.int64)
             return empty, empty, empty
-        qi = np.concatenate(pairs_q)
-        ri = np.concatenate(pairs_r)
-        key = np.unique(qi.astype(np.int64) * len(self.codes) + ri)
-        qi, ri = key // len(self.codes), key % len(self.codes)
-        q64 = np.ascontiguousarray(queries).view(np.uint64)
-        r64 = self.codes.view(np.uint64)
-        dist = np.bitwise_count(q64[qi] ^ r64[ri]).sum(axis=1)
-        keep = dist <= max_distance
-        return qi[keep], ri[keep], dist[keep]
+        qi = np.concatenate(pairs_q).astype(np.int64)
+        ri = np.concatenate(pairs_r).astype(np.int64)
+        dist = np.concatenate(pairs_d)
+        # A pair found through several chunks is kept once.
+        _, first = np.unique(qi * len(self.codes) + ri, return_index=True)
+        return qi[first], ri[first], dist[first]
 
 
 class NearDupIndex:
