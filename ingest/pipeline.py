@@ -22,6 +22,7 @@ from typing import Any
 from PIL import Image
 
 from . import features
+from .background import ahead
 from .errors import (
     EmptyFile,
     EvidenceError,
@@ -40,6 +41,9 @@ from .supervisor import Limits, supervised_extract
 from .video_frames import hash_video_frames
 from .video_meta import read_video_metadata
 from .walk import WalkEntry
+
+#: Records extracted ahead of a consumer that is busy (e.g. committing a batch).
+AHEAD = 32
 
 #: Images up to this size are kept in memory after hashing so they are decoded from the
 #: very bytes that were hashed; larger ones are refused as images.
@@ -281,7 +285,9 @@ def extract_all(
         yield from _on_executor(entries, executor, max_pixels, window=max(1, in_flight))
     elif workers > 1 or isolate:
         limits = limits or Limits(max_pixels=max_pixels)
-        yield from supervised_extract(entries, workers=workers, limits=limits)
+        # Ahead of the consumer, so workers keep extracting while it commits a batch.
+        records = supervised_extract(entries, workers=workers, limits=limits)
+        yield from ahead(records, maxsize=AHEAD)
     else:
         for entry in entries:
             yield _extract_entry(entry, max_pixels)
