@@ -63,9 +63,11 @@ def _as_box(x0: int, y0: int, x1: int, y1: int, width: int, height: int) -> Box 
 
 def border_box(picture: Image.Image) -> Box | None:
     """The box inside uniform borders, or None when there are none worth trimming."""
-    arr = _small(picture)
-    height, width = arr.shape[:2]
-    differs = _differs(arr)
+    return _border(_differs(_small(picture)))
+
+
+def _border(differs: np.ndarray) -> Box | None:
+    height, width = differs.shape
     rows = np.nonzero(differs.mean(axis=1) > BORDER_LINE_FILL)[0]
     cols = np.nonzero(differs.mean(axis=0) > BORDER_LINE_FILL)[0]
     if len(rows) == 0 or len(cols) == 0:
@@ -86,9 +88,11 @@ def _longest_run(mask: np.ndarray) -> tuple[int, int]:
 
 def band_box(picture: Image.Image) -> Box | None:
     """The largest block of content lines (a photo inside a screenshot), or None."""
-    arr = _small(picture)
-    height, width = arr.shape[:2]
-    differs = _differs(arr)
+    return _band(_differs(_small(picture)))
+
+
+def _band(differs: np.ndarray) -> Box | None:
+    height, width = differs.shape
     content = differs.mean(axis=1) > BAND_LINE_FILL
     y0, y1 = _longest_run(content)
     if y1 - y0 < 2 or not _framed(content, y0, y1):
@@ -111,8 +115,9 @@ def content_boxes(picture: Image.Image) -> list[tuple[str, Box]]:
     """The distinct content boxes worth hashing on their own, as ``(kind, box)`` with
     kind ``"border"`` or ``"band"`` (often none)."""
     boxes: list[tuple[str, Box]] = []
-    for kind, finder in (("border", border_box), ("band", band_box)):
-        box = finder(picture)
+    differs = _differs(_small(picture))  # one analysis serves both finders
+    for kind, finder in (("border", _border), ("band", _band)):
+        box = finder(differs)
         if box is not None and all(_differ(box, other) for _, other in boxes):
             boxes.append((kind, box))
     return boxes
