@@ -151,3 +151,21 @@ def test_cache_round_trip_and_stale_stamp(tmp_path: Path) -> None:
     assert np.array_equal(loaded.orb.codes, index.orb.codes)
     assert NearDupIndex.load(path, "4:9") is None
     assert NearDupIndex.load(str(tmp_path / "absent.npz"), "3:7") is None
+
+
+def test_the_cache_keeps_the_sorted_tables_and_searches_the_same(tmp_path) -> None:
+    rng = np.random.default_rng(3)
+    index = NearDupIndex()
+    for i in range(30):
+        rows = _codes(rng, 8)
+        index.add(f"{i:064x}", [{"alg": "orb", "hex": rows.tobytes().hex()}])
+    index.stamp = "s"
+    path = str(tmp_path / "index.npz")
+    index.save(path)
+    again = NearDupIndex.load(path, "s")
+    assert again is not None and again.orb._sorted_n == len(index.orb.codes)
+    queries = np.array([_flip(index.orb.codes[i], 8, rng) for i in (0, 100, 200)])
+    assert [a.tolist() for a in again.orb.near(queries, 20)] == [
+        a.tolist() for a in index.orb.near(queries, 20)
+    ]
+    assert NearDupIndex.load(path, "other stamp") is None
