@@ -11,7 +11,8 @@ matching (``registry.video_align``) works on:
 3. Each picture is reduced to 64x64 and hashed with PDQ and its 8 dihedral variants.
    Blank frames (black, constant colour, faded out) are dropped; frames of PDQ quality
    < 50 are kept but flagged by their quality, so that matching never starts from them
-   (they would match every other dark or empty frame).
+   (they would match every other dark or empty frame). Each hash carries the frame's
+   16x16 greyscale thumbnail (``ingest.thumb``), for finer timing than PDQ can give.
 
 Long videos get a coarser interval (at most ``max_frames`` grid frames), and a video that
 decodes too slowly for the time budget falls back to keyframes only. Every limit that was
@@ -32,6 +33,7 @@ from .errors import EvidenceError
 from .frame_sampling import FrameOptions, SampledFrame, Sampling, sample_frames
 from .letterbox import Crop, find_crop
 from .perceptual import bits_to_hex
+from .thumb import thumb_hex
 
 __all__ = [
     "FrameDecodeErrors",
@@ -64,7 +66,7 @@ class FrameHashes:
 
     Attributes:
         hashes: PDQ hashes of the usable frames, each ``{"alg", "v", "hex", "quality",
-            "dihedral", "t"}`` in time order.
+            "dihedral", "thumb", "t"}`` in time order.
         summary: Kept in the record's ``metadata["frame_hashes"]``.
         problems: Named errors for limits that were hit (recorded as warnings).
     """
@@ -115,7 +117,9 @@ def hash_sampling(sampling: Sampling, options: FrameOptions | None = None) -> Fr
             # Black, constant colour, the dark end of a fade: its hash would be noise.
             blank += 1
             continue
-        value = pdq_frame(_hash_size(picture))
+        small = _hash_size(picture)
+        value = pdq_frame(small)
+        value["thumb"] = thumb_hex(small)
         # Kept, but its quality flags it: matching never starts from such a frame, it only
         # lets a match found on better frames run on through it (empty street, sky).
         low += value["quality"] < opts.min_quality
