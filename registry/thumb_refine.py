@@ -11,8 +11,8 @@ placements are about equally close in PDQ terms. The frames' 16x16 thumbnails
   thumbnail minus the stretch's mean thumbnail. What stays still cancels out (a logo, a
   caption's text, the walls of a room); what moves (a person, a car, the camera) is
   compared.
-- ``rank_still``: among the frames a photo matches about equally well, the one whose
-  thumbnail is closest to the photo's, after removing what those frames share.
+- ``rank_still``: among the frames a photo matches about equally well in PDQ, the one
+  whose thumbnail correlates best with the photo's.
 
 Both only re-time a match that PDQ found; they never make one, so they cannot add a false
 match. Without thumbnails (frames hashed before they were stored) nothing changes.
@@ -116,20 +116,15 @@ def rank_still(photo: np.ndarray, frames: np.ndarray) -> np.ndarray:
         frames: The thumbnails of frames the photo matches about equally in PDQ.
 
     Returns:
-        Per frame, the correlation of the photo's and the frame's differences from the
-        frames' mean thumbnail (what sets each frame apart from the others), in [-1, 1].
+        Per frame, the correlation of its thumbnail with the photo's, in [-1, 1]. A
+        photo's grey levels differ from a video's by a gain and an offset (full range
+        against limited range, a screenshot's colour handling), which correlation ignores.
     """
-    mean = frames.mean(axis=0)
-    # A photo's grey levels differ from a video's by gain and offset (full range against
-    # limited range, a screenshot's colour handling): fit them onto the frames' first.
-    x = mean.ravel() - mean.mean()
-    y = photo.ravel() - photo.mean()
-    gain = float(x @ y) / max(float(x @ x), 1e-9)
-    fitted = (photo - photo.mean()) / (gain if abs(gain) > 1e-3 else 1.0) + mean.mean()
-    target = (fitted - mean).ravel()
-    residuals = (frames - mean).reshape(len(frames), -1)
-    norms = np.linalg.norm(residuals, axis=1) * max(float(np.linalg.norm(target)), 1e-9)
-    return residuals @ target / np.maximum(norms, 1e-9)
+    target = photo.ravel() - photo.mean()
+    rows = frames.reshape(len(frames), -1)
+    rows = rows - rows.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(rows, axis=1) * max(float(np.linalg.norm(target)), 1e-9)
+    return rows @ target / np.maximum(norms, 1e-9)
 
 
 def _residual_correlation(residual: np.ndarray, energy: float, frames: np.ndarray) -> float:

@@ -13,7 +13,7 @@ from ingest.perceptual import DIHEDRAL, pdq
 from ingest.thumb import SIZE, parse_thumb, thumb_hex, thumbnail
 from registry.frame_seq import distances, frame_sequence
 from registry.thumb_refine import orient, rank_still, refine_offset
-from registry.video_align import align
+from registry.video_align import align, still_in_video
 
 STEP = 0.5
 
@@ -120,3 +120,25 @@ def test_rank_still_prefers_the_frame_the_photo_was_taken_from() -> None:
 def only(match):
     assert match is not None and len(match.segments) == 1, match
     return match.segments[0]
+
+
+def test_still_in_a_still_scene_is_placed_by_its_thumbnail() -> None:
+    scene = room(120, seed=6)
+    video = frames(scene)
+    photo_thumb = np.clip(scene[77][:, ::-1] * 1.1 - 12, 0, 255).astype(np.uint8)
+    # The photo is mirrored: its flip_y variant is the frames' hash.
+    photo = {"hex": "cd" * 32, "dihedral": ["cd" * 32] * 5 + ["ab" * 32] + ["cd" * 32] * 2}
+    plain = still_in_video(photo, video)
+    assert plain[0].t == 0.0 and plain[0].tie_start_s is None  # PDQ alone: all tie
+    found = still_in_video({**photo, "thumb": photo_thumb.tobytes().hex()}, video)
+    assert found[0].t == pytest.approx(77 * STEP) and found[0].transform == "mirror"
+    assert found[0].tie_start_s <= found[0].t <= found[0].tie_end_s
+    segment = found[0].segment()
+    assert segment["match_start_s"] == segment["match_end_s"] == round(found[0].t, 2)
+    assert {"tie_start_s", "tie_end_s"} <= set(segment)
+    # PDQ's verdict stands when it is clear: a frame 20 bits closer than the rest.
+    better = [
+        (t, "ab" * 32 if i == 5 else "ab" * 28 + "54" * 4, q, d, th)
+        for i, (t, _, q, d, th) in enumerate(video)
+    ]
+    assert still_in_video({**photo, "thumb": photo_thumb.tobytes().hex()}, better)[0].t == 2.5
