@@ -23,7 +23,7 @@ from .thumb_refine import orient, rank_still
 #: noise of a JPEG export or a screenshot of a frame.
 TIE_BITS = 16
 #: Thumbnail correlation within which frames fit a photo equally (compression noise).
-EQUAL_CORRELATION = 0.005
+EQUAL_CORRELATION = 0.001
 
 
 @dataclass(frozen=True)
