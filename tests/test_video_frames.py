@@ -7,11 +7,13 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from videogen import Part, Source, black, constant, letterbox, write
 
 from conftest import scene
 from ingest.errors import CorruptMedia
-from ingest.letterbox import Crop, find_crop
+from ingest.letterbox import ROW_SHARE, TOLERANCE, Crop, find_crop, frame_bars
 from ingest.perceptual import DIHEDRAL, hamming
 from ingest.pipeline import extract
 from ingest.video_frames import FrameOptions, hash_video_frames, pdq_frame, sample_frames
@@ -120,6 +122,38 @@ def test_find_crop_needs_matching_bars() -> None:
     captioned[140:145, 20:140:3] = 255
     assert find_crop([captioned] * 5) == Crop(top=36, bottom=36)
     assert find_crop([np.zeros((90, 160), np.uint8)] * 5) == Crop()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    bars=st.tuples(*[st.integers(0, 40)] * 4),
+    colour=st.integers(0, 255),
+)
+def test_frame_bars_counts_every_flat_leading_row(seed, bars, colour) -> None:
+    rng = np.random.default_rng(seed)
+    frame = rng.integers(0, 256, (90, 160)).astype(np.uint8)
+    top, bottom, left, right = bars
+    frame[:top] = colour
+    frame[90 - bottom :] = colour
+    frame[:, :left] = colour
+    frame[:, 160 - right :] = colour
+    frame[top : top + 2, ::7] = 255 - colour  # text on the bar: still most of the row
+
+    def reference(pixels: np.ndarray) -> int:
+        # Every row at once, as the run was first written.
+        colour = np.median(pixels, axis=1, keepdims=True)
+        uniform = (np.abs(pixels - colour) <= TOLERANCE).mean(axis=1) >= ROW_SHARE
+        return int(np.argmin(uniform)) if not uniform.all() else len(uniform)
+
+    pixels = frame.astype(np.float32)
+    expected = (
+        reference(pixels),
+        reference(pixels[::-1]),
+        reference(pixels.T),
+        reference(pixels.T[::-1]),
+    )
+    assert frame_bars(frame) == expected
 
 
 def test_long_videos_get_a_coarser_interval(source_video: Path) -> None:
