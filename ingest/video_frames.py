@@ -49,7 +49,8 @@ __all__ = [
 ]
 
 #: Version of the frame-hashing method (sampling, crop, filters); bump when hashes change.
-METHOD_VERSION = 1
+#: 2: each frame's hash carries its 16x16 thumbnail (finer timing; v1 records lack it).
+METHOD_VERSION = 2
 
 
 class LowFrameRate(EvidenceError):

@@ -37,7 +37,9 @@ def test_frames_every_half_second_with_times(source_video: Path) -> None:
     assert first["alg"] == "pdq" and first["v"] == 1
     assert len(first["hex"]) == 64 and len(first["dihedral"]) == len(DIHEDRAL)
     assert first["dihedral"][0] == first["hex"] and 0 <= first["quality"] <= 100
+    assert len(first["thumb"]) == 512  # 16x16 grey levels, for finer timing
     summary = result.summary
+    assert summary["v"] == 2
     assert summary["hashed"] == len(result.hashes) and summary["complete"]
     assert summary["crop"] == {"top": 0.0, "bottom": 0.0, "left": 0.0, "right": 0.0}
 
