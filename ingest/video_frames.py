@@ -161,9 +161,34 @@ def _hash_size(gray: np.ndarray) -> np.ndarray:
 def pdq_frame(gray: np.ndarray) -> dict[str, Any]:
     """PDQ with its 8 dihedral variants of one greyscale picture."""
     pixels = np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
-    variants, quality = pdqhash.compute_dihedral(pixels)
-    hexes = [bits_to_hex(v) for v in variants]
+    # PDQ's 16x16 DCT once, the variants derived from it here: bit for bit what
+    # pdqhash.compute_dihedral gives, in a third of its time (it is per frame).
+    dct, quality = pdqhash.compute_float(pixels)
+    hexes = [bits_to_hex(v) for v in dihedral_bits(dct)]
     return {"alg": "pdq", "v": 1, "hex": hexes[0], "quality": int(quality), "dihedral": hexes}
+
+
+# Sign of each DCT basis function under a flip: odd frequencies change sign.
+_PARITY = np.where(np.arange(16) % 2, -1.0, 1.0)
+
+
+def dihedral_bits(dct: Any) -> np.ndarray:
+    """PDQ's 8 dihedral hashes (in ``ingest.perceptual.DIHEDRAL`` order) from its DCT.
+
+    Args:
+        dct: The 256 DCT coefficients of ``pdqhash.compute_float`` (16x16, row major).
+
+    Returns:
+        An 8x256 array of 0/1 bits: a coefficient above its variant's median is a 1.
+    """
+    d = np.asarray(dct, np.float64).reshape(16, 16)
+    mirrored = d * _PARITY[None, :]  # left-right
+    flipped = d * _PARITY[:, None]  # upside down
+    both = mirrored * _PARITY[:, None]  # turned half way
+    # identity, rotate90, rotate180, rotate270, flip_x, flip_y, flip_plus1, flip_minus1
+    stack = np.stack([d, mirrored.T, both, flipped.T, flipped, mirrored, d.T, both.T])
+    stack = stack.reshape(8, 256)
+    return (stack > np.median(stack, axis=1, keepdims=True)).astype(np.uint8)
 
 
 def _limit_note(sampling: Sampling) -> str:

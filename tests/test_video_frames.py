@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
+import pdqhash
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -199,3 +201,14 @@ def test_pipeline_records_frame_hashes(source_video: Path) -> None:
     assert rec.hashes and all("t" in h for h in rec.hashes)
     assert rec.metadata["frame_hashes"]["hashed"] == len(rec.hashes)
     assert rec.metadata["codec"] == "h264"
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), blur=st.floats(0.3, 4.0))
+def test_pdq_frame_variants_equal_pdqhash_dihedral(seed, blur) -> None:
+    noise = np.random.default_rng(seed).integers(0, 256, (64, 64)).astype(np.uint8)
+    gray = cv2.GaussianBlur(noise, (0, 0), blur)
+    expected, quality = pdqhash.compute_dihedral(np.repeat(gray[:, :, None], 3, axis=2))
+    value = pdq_frame(gray)
+    assert value["dihedral"] == [np.packbits(v).tobytes().hex() for v in expected]
+    assert value["quality"] == quality and value["hex"] == value["dihedral"][0]
