@@ -38,7 +38,7 @@ MIN_COVERAGE = 0.8
 #: Offsets tried per stretch, at most (a coarser step for very long candidates).
 MAX_OFFSETS = 4000
 #: Frames of a stretch compared, at most (spread evenly).
-MAX_ROWS = 300
+MAX_ROWS = 120
 
 _ORIENT: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "identity": lambda a: a,
