@@ -160,7 +160,9 @@ def still_in_video(
     matches.sort(key=lambda m: (m.distance, m.t))
     thumb = record.get("thumb")
     if thumb and seq.thumbs is not None and len(matches) and tie_bits >= 0:
-        matches = _by_thumbnail(matches, seq, best, best_variant, names, thumb, tie_bits)
+        # Ties never reach beyond ``max_distance``: only frames that match at all compete.
+        reach = min(matches[0].distance + tie_bits, max_distance)
+        matches = _by_thumbnail(matches, seq, best, best_variant, names, thumb, reach)
     return matches[:limit]
 
 
@@ -171,16 +173,16 @@ def _by_thumbnail(
     variant: np.ndarray,
     names: list[str],
     thumb: str,
-    tie_bits: int,
+    reach: int,
 ) -> list[StillMatch]:
     """Put first the frame whose thumbnail fits the photo best, among PDQ's near-ties.
 
     A still scene (an empty room) matches many frames about equally in PDQ, often far
     apart in time; the thumbnail tells them apart when anything in the picture moved.
-    The match reports the span of those tied frames (``tie_start_s``, ``tie_end_s``).
+    The match reports the span of the frames that fit as well (``tie_start_s``,
+    ``tie_end_s``). ``reach``: the largest PDQ distance of a tied frame.
     """
-    top = matches[0].distance
-    ties = np.flatnonzero(best <= top + tie_bits)
+    ties = np.flatnonzero(best <= reach)
     if len(ties) < 2:
         return matches
     name = names[int(variant[ties[np.argmin(best[ties])]])]

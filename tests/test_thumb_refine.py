@@ -142,3 +142,6 @@ def test_still_in_a_still_scene_is_placed_by_its_thumbnail() -> None:
         for i, (t, _, q, d, th) in enumerate(video)
     ]
     assert still_in_video({**photo, "thumb": photo_thumb.tobytes().hex()}, better)[0].t == 2.5
+    # Ties never reach past max_distance: the other frames are 32 bits off here.
+    tight = still_in_video({**photo, "thumb": photo_thumb.tobytes().hex()}, better, max_distance=8)
+    assert len(tight) == 1 and tight[0].t == 2.5 and tight[0].tie_start_s is None
