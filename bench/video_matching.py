@@ -216,6 +216,7 @@ def stills(refs: dict[str, list], work: Path, per_source: int, seed: int) -> dic
     """Frames exported as JPEG (some at half size, some mirrored) looked up in every video."""
     rng = np.random.default_rng(seed + 1)
     out = {"total": 0, "low_quality": 0, "found": 0, "errors": [], "in_stretch": 0, "false": 0}
+    out["in_tie"] = 0
     for name in LONG:
         path = CORPUS / name
         wanted = sorted(rng.uniform(0, duration(path) - 1, per_source).tolist())
@@ -245,6 +246,10 @@ def stills(refs: dict[str, list], work: Path, per_source: int, seed: int) -> dic
                     out["found"] += 1
                     out["errors"].append(abs(matches[0].t - t))
                     out["in_stretch"] += any(m.start_s - 0.5 <= t <= m.end_s + 0.5 for m in matches)
+                    first = matches[0]
+                    lo = first.t if first.tie_start_s is None else first.tie_start_s
+                    hi = first.t if first.tie_end_s is None else first.tie_end_s
+                    out["in_tie"] += lo - 1.0 <= t <= hi + 1.0
     return out
 
 
@@ -300,14 +305,16 @@ def _table(rows: dict, still: dict) -> str:
         f"| still: JPEG of a frame (1/3 half size, 1/3 mirrored) | {usable} "
         f"| - | {still['found'] / max(1, usable):.3f} "
         f"| {np.mean(e) if e else float('nan'):.2f} / {max(e) if e else float('nan'):.2f} "
-        f"| {sum(x <= 1 for x in e) / max(1, usable):.0%} "
+        f"| {sum(x <= 1 for x in e) / max(1, usable):.0%} of usable, "
+        f"{sum(x <= 1 for x in e) / max(1, len(e)):.0%} of found "
         f"| {still['false']} of {usable * 8} |"
     )
     lines.append(
         f"\nStills: {still['low_quality']} of {still['total']} exported frames have PDQ quality "
         f"< 50 and are never matched (by design); the true time lies within a returned "
-        f"stretch of matching frames for {still['in_stretch']} of {still['found']} found (a "
-        "still scene matches for as long as it lasts, so its best frame can be far off)."
+        f"stretch of matching frames for {still['in_stretch']} of {still['found']} found, and "
+        f"within 1 s of the first match's span of equally fitting frames (tie_start_s to "
+        f"tie_end_s) for {still['in_tie']} of {still['found']}."
     )
     lines.append(f"\nUnrelated pairs matched: {total_fp} of {total_neg}.")
     return "\n".join(lines)

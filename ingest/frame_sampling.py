@@ -183,6 +183,7 @@ class _Sampler:
         self.last_t = -math.inf
         self.previous: np.ndarray | None = None
         self.kept_signature: np.ndarray | None = None
+        self.kept_contrast = 0.0
         self.motion_kept = 0
         self.last_cut = -math.inf
         self.started = time.monotonic()
@@ -249,7 +250,7 @@ class _Sampler:
             and self.kept_signature is not None
             and gap >= opts.min_motion_gap_s
             and self.motion_kept < self._motion_allowance(t)
-            and _change(signature, self.kept_signature) >= opts.motion_threshold
+            and _change(signature, self.kept_signature, self.kept_contrast) >= opts.motion_threshold
         )
         if not (on_grid or scene or motion):
             return
@@ -263,6 +264,8 @@ class _Sampler:
         if scene:
             self.last_cut = t
         self.kept_signature = signature
+        # Computed once per kept frame, not for every decoded frame compared with it.
+        self.kept_contrast = float(signature.std())
         kept = SampledFrame(t, self._picture(frame), scene, motion)
         self.sampling.frames.append(kept)
         if self.mode == "fast" and len(self.sampling.frames) == 8:
@@ -330,9 +333,9 @@ def _frame_rotation(frame: Any) -> float:
         return 0.0
 
 
-def _change(signature: np.ndarray, reference: np.ndarray) -> float:
-    """How much a thumbnail changed, relative to the contrast of the picture."""
-    return float(np.mean(np.abs(signature - reference))) / (float(reference.std()) + 4.0)
+def _change(signature: np.ndarray, reference: np.ndarray, contrast: float) -> float:
+    """How much a thumbnail changed, relative to the contrast (std) of the reference."""
+    return float(np.mean(np.abs(signature - reference))) / (contrast + 4.0)
 
 
 def _luma(frame: Any) -> np.ndarray | None:

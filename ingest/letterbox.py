@@ -81,12 +81,16 @@ def frame_bars(gray: np.ndarray) -> tuple[int, int, int, int]:
 
 def _edge_run(pixels: np.ndarray) -> int:
     """How many leading rows are (mostly) of one flat colour."""
-    colour = np.median(pixels, axis=1, keepdims=True)
-    close = np.abs(pixels - colour) <= TOLERANCE
-    uniform = close.mean(axis=1) >= ROW_SHARE
-    if not uniform[0]:
-        return 0
-    run = int(np.argmin(uniform)) if not uniform.all() else len(uniform)
+    # Row by row in small blocks: most frames have no bar, and their first row says so.
+    run, block = 0, 4
+    while run < len(pixels):
+        rows = pixels[run : run + block]
+        colour = np.median(rows, axis=1, keepdims=True)
+        uniform = (np.abs(rows - colour) <= TOLERANCE).mean(axis=1) >= ROW_SHARE
+        if not uniform.all():
+            return run + int(np.argmin(uniform))
+        run += len(rows)
+        block = min(2 * block, 32)
     return run
 
 
@@ -117,6 +121,8 @@ def find_crop(frames: Sequence[np.ndarray]) -> Crop:
     # or a bright object reaches the edge do not shrink the bar for the whole video.
     agreed = np.floor(np.quantile(runs, 1.0 - AGREEMENT, axis=0, method="lower")).astype(int)
     top, bottom, left, right = (int(v) for v in agreed)
+    if not ((top and bottom) or (left and right)):
+        return Crop()  # no pair of bars to check
     sample = np.stack(voting).astype(np.float32)
     still = np.std(sample, axis=0) if len(sample) >= 3 else np.zeros((height, width))
     typical = np.median(sample, axis=0)

@@ -5,7 +5,8 @@ of an algorithm can be told apart and items re-hashed from the vault (``HASH_VER
 names what the current code produces). Distances are Hamming distances between the hex
 values' bits.
 
-- ``pdq``: Meta's PDQ of the whole picture, with the hashes of its 8 rotations/mirrors.
+- ``pdq``: Meta's PDQ of the whole picture, with the hashes of its 8 rotations/mirrors
+  and a 16x16 greyscale thumbnail (``ingest.thumb``).
 - ``phash``: imagehash's 64-bit DCT hash (kept for comparison with other tools).
 - ``pdq_content``: PDQ of the photo inside borders, letterbox bars or a screenshot
   (``ingest.regions``), tagged ``"region": "border" | "band"`` with its ``"box"``.
@@ -18,12 +19,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import cv2
 import imagehash
 import numpy as np
 import pdqhash
 from PIL import Image
 
 from . import features, regions
+from .thumb import thumb_hex
 
 Hash = dict[str, Any]
 
@@ -68,7 +71,17 @@ def pdq(picture: Image.Image) -> Hash:
     pixels = np.asarray(picture.convert("RGB"))
     variants, quality = pdqhash.compute_dihedral(pixels)
     hexes = [bits_to_hex(v) for v in variants]
-    return {"alg": "pdq", "v": 1, "hex": hexes[0], "quality": int(quality), "dihedral": hexes}
+    # The thumbnail lets a photo found in a still scene be placed at its instant
+    # (``registry.thumb_refine``); PDQ alone matches the whole scene equally.
+    gray = cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGB2GRAY)
+    return {
+        "alg": "pdq",
+        "v": 1,
+        "hex": hexes[0],
+        "quality": int(quality),
+        "dihedral": hexes,
+        "thumb": thumb_hex(gray),
+    }
 
 
 def phash(picture: Image.Image) -> Hash:

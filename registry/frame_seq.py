@@ -2,8 +2,8 @@
 
 Owns the conversion of stored frame hashes (PDQ records with a ``"t"`` key, see
 ``ingest.video_frames``) into time-sorted +-1 bit matrices, all 8 dihedral variants
-included, and the Hamming distances between such matrices (one matrix product). Also the
-names of the dihedral variants as edits.
+included, with the frames' thumbnails; and the Hamming distances between such matrices
+(one matrix product). Also the names of the dihedral variants as edits.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ingest.perceptual import DIHEDRAL
+from ingest.thumb import parse_thumb
 
 #: What each dihedral variant means as an edit, said of the query relative to the match.
 TRANSFORM_NAMES = {
@@ -43,6 +44,8 @@ class FrameSeq:
 
     ``bits[k]`` holds dihedral variant ``DIHEDRAL[k]`` of every frame; ``has[k]`` says
     whether the variant was stored (frames hashed without variants only have identity).
+    ``thumbs`` holds the frames' 16x16 thumbnails (``ingest.thumb``), or None when some
+    frame has none (hashed before thumbnails were stored).
     """
 
     t: np.ndarray
@@ -50,6 +53,7 @@ class FrameSeq:
     bits: np.ndarray = field(repr=False)
     has: np.ndarray = field(repr=False)
     duration_s: float | None = None
+    thumbs: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.t)
@@ -79,12 +83,12 @@ def frame_sequence(
 
     Args:
         frames: Hash records with ``"t"`` (``{"alg": "pdq", "hex", "quality", "dihedral",
-            "t"}``; records of other algorithms or without ``"t"`` are skipped) or tuples
-            ``(t, hex, quality, dihedral)``.
+            "thumb", "t"}``; records of other algorithms or without ``"t"`` are skipped) or
+            tuples ``(t, hex, quality, dihedral, thumb)`` (the last ones optional).
         duration_s: The video's duration, for the shares.
 
     Raises:
-        ValueError: A hash is not 64 hex digits.
+        ValueError: A hash is not 64 hex digits, or a thumbnail not 512.
     """
     if isinstance(frames, FrameSeq):
         return frames
@@ -93,17 +97,18 @@ def frame_sequence(
         if isinstance(item, Mapping):
             if item.get("alg", "pdq") != "pdq" or item.get("t") is None:
                 continue
-            rows.append((item["t"], item["hex"], item.get("quality"), item.get("dihedral")))
+            row = (item["t"], item["hex"], item.get("quality"), item.get("dihedral"))
+            rows.append((*row, item.get("thumb")))
         else:
-            t, hexa, quality, dihedral = (*item, None, None)[:4]
-            rows.append((t, hexa, quality, dihedral))
+            t, hexa, quality, dihedral, thumb = (*item, None, None, None)[:5]
+            rows.append((t, hexa, quality, dihedral, thumb))
     rows.sort(key=lambda r: float(r[0]))
     n = len(rows)
     bits = np.zeros((len(DIHEDRAL), n, BITS), np.float32)
     has = np.zeros(len(DIHEDRAL), bool)
     has[0] = True
     complete = [True] * len(DIHEDRAL)
-    for i, (_, hexa, _, dihedral) in enumerate(rows):
+    for i, (_, hexa, _, dihedral, _) in enumerate(rows):
         bits[0, i] = signs(hexa)
         variants = list(dihedral or [])
         for k in range(1, len(DIHEDRAL)):
@@ -114,7 +119,10 @@ def frame_sequence(
     has[1:] = [bool(n) and complete[k] for k in range(1, len(DIHEDRAL))]
     times = np.array([float(r[0]) for r in rows], np.float64)
     quality = np.array([100 if r[2] is None else int(r[2]) for r in rows], np.int32)
-    return FrameSeq(times, quality, bits, has, duration_s)
+    thumbs = None
+    if n and all(r[4] for r in rows):
+        thumbs = np.stack([parse_thumb(r[4]) for r in rows])
+    return FrameSeq(times, quality, bits, has, duration_s, thumbs)
 
 
 def signs(hexa: str) -> np.ndarray:

@@ -14,8 +14,16 @@ from typing import Any
 import numpy as np
 
 from ingest.perceptual import DIHEDRAL
+from ingest.thumb import parse_thumb
 
 from .frame_seq import BITS, FrameInput, FrameSeq, distances, frame_sequence, signs, transform_name
+from .thumb_refine import orient, rank_still
+
+#: PDQ distance (bits) within which frames tie with the closest one for a photo: the
+#: noise of a JPEG export or a screenshot of a frame.
+TIE_BITS = 16
+#: Thumbnail correlation within which frames fit a photo equally (compression noise).
+EQUAL_CORRELATION = 0.001
 
 
 @dataclass(frozen=True)
@@ -23,9 +31,13 @@ class StillMatch:
     """A photo found as a frame of a video.
 
     Attributes:
-        t: Time (seconds) of the closest frame.
+        t: Time (seconds) of the frame the photo is: the closest in PDQ, or among PDQ's
+            near-ties the one whose thumbnail fits best.
         start_s, end_s: The stretch of consecutive frames the photo matches (a still
             scene matches for as long as it lasts; ``t`` is its best frame).
+        tie_start_s, tie_end_s: The earliest and latest frames that fit the photo as well
+            as ``t`` does, in PDQ and in thumbnail (an empty room looks the same whenever
+            it is empty): the photo may be from any of them. None when not checked.
         distance: Hamming distance to the closest frame.
         score: 1 - distance / 128, in [0, 1].
         transform: The edit that maps the frame onto the photo (``"mirror"``...), or None.
@@ -37,10 +49,15 @@ class StillMatch:
     transform: str | None = None
     start_s: float | None = None
     end_s: float | None = None
+    tie_start_s: float | None = None
+    tie_end_s: float | None = None
     method: str = "pdq-still-frame"
 
     def segment(self, *, photo_is_query: bool = True) -> dict[str, float | None]:
         """The contract segment: the video side's start and end are the frame's time.
+
+        When the frame is one of several that fit equally, ``tie_start_s`` and
+        ``tie_end_s`` give their span on the video's time axis.
 
         Args:
             photo_is_query: True when the photo is the query and the video the match
@@ -49,13 +66,19 @@ class StillMatch:
         """
         t = round(self.t, 2)
         if photo_is_query:
-            return {
+            out: dict[str, float | None] = {
                 "query_start_s": None,
                 "query_end_s": None,
                 "match_start_s": t,
                 "match_end_s": t,
             }
-        return {"query_start_s": t, "query_end_s": t, "match_start_s": None, "match_end_s": None}
+        else:
+            out = {"query_start_s": t, "query_end_s": t, "match_start_s": None, "match_end_s": None}
+        if self.tie_start_s is not None and self.tie_end_s is not None:
+            # Extra fields: the video's span where the frame could equally be.
+            out["tie_start_s"] = round(self.tie_start_s, 2)
+            out["tie_end_s"] = round(self.tie_end_s, 2)
+        return out
 
     def details(self, *, photo_is_query: bool = True) -> dict[str, Any]:
         """The ``neardup.found`` custody-event fields (without ``match``)."""
@@ -76,6 +99,7 @@ def still_in_video(
     min_quality: int = 50,
     transforms: Sequence[str] = DIHEDRAL,
     limit: int = 5,
+    tie_bits: int = TIE_BITS,
 ) -> list[StillMatch]:
     """Find the times at which a photo is a frame of a video.
 
@@ -88,6 +112,9 @@ def still_in_video(
             rotated or mirrored).
         limit: At most this many matches: the best frame of each stretch of matching
             frames (a still scene matches several frames in a row), best first.
+        tie_bits: Frames within this many bits of the closest are PDQ's near-ties; when
+            the photo and the frames have thumbnails, the first match is the tied frame
+            whose thumbnail fits best (negative: PDQ's closest frame, as is).
 
     Returns:
         Matches, best first; empty when none.
@@ -131,7 +158,51 @@ def still_in_video(
             )
         )
     matches.sort(key=lambda m: (m.distance, m.t))
+    thumb = record.get("thumb")
+    if thumb and seq.thumbs is not None and len(matches) and tie_bits >= 0:
+        # Ties never reach beyond ``max_distance``: only frames that match at all compete.
+        reach = min(matches[0].distance + tie_bits, max_distance)
+        matches = _by_thumbnail(matches, seq, best, best_variant, names, thumb, reach)
     return matches[:limit]
+
+
+def _by_thumbnail(
+    matches: list[StillMatch],
+    seq: FrameSeq,
+    best: np.ndarray,
+    variant: np.ndarray,
+    names: list[str],
+    thumb: str,
+    reach: int,
+) -> list[StillMatch]:
+    """Put first the frame whose thumbnail fits the photo best, among PDQ's near-ties.
+
+    A still scene (an empty room) matches many frames about equally in PDQ, often far
+    apart in time; the thumbnail tells them apart when anything in the picture moved.
+    The match reports the span of the frames that fit as well (``tie_start_s``,
+    ``tie_end_s``). ``reach``: the largest PDQ distance of a tied frame.
+    """
+    ties = np.flatnonzero(best <= reach)
+    if len(ties) < 2:
+        return matches
+    name = names[int(variant[ties[np.argmin(best[ties])]])]
+    photo = orient(parse_thumb(thumb), name)
+    scores = rank_still(photo, seq.thumbs[ties])
+    i = int(ties[int(np.argmax(scores))])
+    # The frames the thumbnail cannot tell from the chosen one either: the honest span.
+    equal = ties[scores >= float(scores.max()) - EQUAL_CORRELATION]
+    chosen = StillMatch(
+        t=float(seq.t[i]),
+        distance=int(best[i]),
+        score=max(0.0, 1.0 - int(best[i]) / (BITS / 2)),
+        transform=transform_name(names[int(variant[i])]),
+        start_s=next((m.start_s for m in matches if m.start_s <= seq.t[i] <= m.end_s), None),
+        end_s=next((m.end_s for m in matches if m.start_s <= seq.t[i] <= m.end_s), None),
+        tie_start_s=float(seq.t[equal[0]]),
+        tie_end_s=float(seq.t[equal[-1]]),
+    )
+    rest = [m for m in matches if not (m.start_s <= chosen.t <= m.end_s)]
+    return [chosen, *rest]
 
 
 def matchable_frames(

@@ -15,6 +15,8 @@ PDQ hashes with a ``"t"`` key); nothing here reads files or the registry.
    disagreeing frames (a logo or caption popping up). A segment needs ``min_frames``
    usable agreeing pairs. Several peaks give several segments: a compilation of several
    sources, or the same clip appearing twice.
+4. Each segment's offset is re-timed by the frames' thumbnails (``registry.thumb_refine``)
+   when other offsets are as close in PDQ (a still scene, a dominating overlay).
 
 ``still_in_video(photo, frames)`` (from ``registry.still_match``, re-exported here) finds
 the times at which a photo, in any of its 8 dihedral variants, is a frame of a video.
@@ -42,6 +44,7 @@ from .frame_seq import (
     transform_name,
 )
 from .still_match import StillMatch, matchable_frames, still_in_video
+from .thumb_refine import refine_offset
 
 __all__ = [
     "TRANSFORM_NAMES",
@@ -201,12 +204,14 @@ def align(
     if not len(q) or not len(c):
         return None
     segments: list[Segment] = []
+    dists: dict[str | None, tuple[str, np.ndarray]] = {}
     for name in p.transforms:
         k = DIHEDRAL.index(name)
         if not q.has[k]:
             continue
         dist = distances(q.bits[k], c.bits[0])
         transform = transform_name(name)
+        dists.setdefault(transform, (name, dist))
         # The identity is tried first: a symmetric scene matches mirrored too, but the
         # same placement found again (under another transform, or from a neighbouring
         # offset peak) adds nothing.
@@ -216,6 +221,14 @@ def align(
     if not segments:
         return None
     segments = _resolve(segments, p)[: p.max_segments]
+    # Tied placements of one stretch re-time to the same place (keep one); re-timed
+    # halves of one clip (split by a still stretch) join again.
+    retimed: list[Segment] = []
+    for seg in segments:
+        seg = _retime(seg, q, c, *dists[seg.transform])
+        if not _duplicate(seg, retimed):
+            retimed.append(seg)
+    segments = _merge(retimed, p)
     segments.sort(key=lambda s: (s.query_start_s, s.match_start_s))
     weights = [s.frames for s in segments]
     median = round(float(np.average([s.distance for s in segments], weights=weights)))
@@ -346,6 +359,19 @@ def _grow(
             )
         )
     return out
+
+
+def _retime(seg: Segment, q: FrameSeq, c: FrameSeq, variant: str, dist: np.ndarray) -> Segment:
+    """The segment at the offset its frames' thumbnails place it (``thumb_refine``)."""
+    rows = np.flatnonzero((q.t >= seg.query_start_s) & (q.t < seg.query_end_s))
+    offset = refine_offset(q, c, dist, rows, seg.offset_s, variant)
+    if offset == seg.offset_s:
+        return seg
+    start = max(0.0, seg.query_start_s + offset)
+    end = min(c.span_s, seg.query_end_s + offset)
+    if end <= start:
+        return seg
+    return Segment(**{**seg.__dict__, "match_start_s": start, "match_end_s": end})
 
 
 def _runs(state: list[bool | None], max_miss: int) -> list[tuple[int, int]]:

@@ -5,13 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
+import pdqhash
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from videogen import Part, Source, black, constant, letterbox, write
 
 from conftest import scene
 from ingest.errors import CorruptMedia
-from ingest.letterbox import Crop, find_crop
+from ingest.letterbox import ROW_SHARE, TOLERANCE, Crop, find_crop, frame_bars
 from ingest.perceptual import DIHEDRAL, hamming
 from ingest.pipeline import extract
 from ingest.video_frames import FrameOptions, hash_video_frames, pdq_frame, sample_frames
@@ -35,7 +39,9 @@ def test_frames_every_half_second_with_times(source_video: Path) -> None:
     assert first["alg"] == "pdq" and first["v"] == 1
     assert len(first["hex"]) == 64 and len(first["dihedral"]) == len(DIHEDRAL)
     assert first["dihedral"][0] == first["hex"] and 0 <= first["quality"] <= 100
+    assert len(first["thumb"]) == 512  # 16x16 grey levels, for finer timing
     summary = result.summary
+    assert summary["v"] == 2
     assert summary["hashed"] == len(result.hashes) and summary["complete"]
     assert summary["crop"] == {"top": 0.0, "bottom": 0.0, "left": 0.0, "right": 0.0}
 
@@ -122,6 +128,38 @@ def test_find_crop_needs_matching_bars() -> None:
     assert find_crop([np.zeros((90, 160), np.uint8)] * 5) == Crop()
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    bars=st.tuples(*[st.integers(0, 40)] * 4),
+    colour=st.integers(0, 255),
+)
+def test_frame_bars_counts_every_flat_leading_row(seed, bars, colour) -> None:
+    rng = np.random.default_rng(seed)
+    frame = rng.integers(0, 256, (90, 160)).astype(np.uint8)
+    top, bottom, left, right = bars
+    frame[:top] = colour
+    frame[90 - bottom :] = colour
+    frame[:, :left] = colour
+    frame[:, 160 - right :] = colour
+    frame[top : top + 2, ::7] = 255 - colour  # text on the bar: still most of the row
+
+    def reference(pixels: np.ndarray) -> int:
+        # Every row at once, as the run was first written.
+        colour = np.median(pixels, axis=1, keepdims=True)
+        uniform = (np.abs(pixels - colour) <= TOLERANCE).mean(axis=1) >= ROW_SHARE
+        return int(np.argmin(uniform)) if not uniform.all() else len(uniform)
+
+    pixels = frame.astype(np.float32)
+    expected = (
+        reference(pixels),
+        reference(pixels[::-1]),
+        reference(pixels.T),
+        reference(pixels.T[::-1]),
+    )
+    assert frame_bars(frame) == expected
+
+
 def test_long_videos_get_a_coarser_interval(source_video: Path) -> None:
     options = FrameOptions(max_frames=10)
     sampling = sample_frames(source_video, options=options)
@@ -163,3 +201,14 @@ def test_pipeline_records_frame_hashes(source_video: Path) -> None:
     assert rec.hashes and all("t" in h for h in rec.hashes)
     assert rec.metadata["frame_hashes"]["hashed"] == len(rec.hashes)
     assert rec.metadata["codec"] == "h264"
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), blur=st.floats(0.3, 4.0))
+def test_pdq_frame_variants_equal_pdqhash_dihedral(seed, blur) -> None:
+    noise = np.random.default_rng(seed).integers(0, 256, (64, 64)).astype(np.uint8)
+    gray = cv2.GaussianBlur(noise, (0, 0), blur)
+    expected, quality = pdqhash.compute_dihedral(np.repeat(gray[:, :, None], 3, axis=2))
+    value = pdq_frame(gray)
+    assert value["dihedral"] == [np.packbits(v).tobytes().hex() for v in expected]
+    assert value["quality"] == quality and value["hex"] == value["dihedral"][0]
