@@ -209,6 +209,18 @@ def rehash_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Extracted:
     return rec
 
 
+def rehash_video(path: str) -> Extracted:
+    """Frame hashes of a stored video with the current method (for re-indexing);
+    ``hashes``, ``metadata["frame_hashes"]``, ``duration_s``, ``warnings`` and ``tools``
+    of the returned record are set, or ``error`` when its container cannot be read."""
+    rec = Extracted(path="", media_type="video", tools=dict(_TOOLS))
+    try:
+        _extract_video(path, rec)
+    except EvidenceError as exc:
+        rec.error = {"code": exc.code, "message": exc.message}
+    return rec
+
+
 class CorruptImageData(EvidenceError):
     """Image data is partly corrupt."""
 

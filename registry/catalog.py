@@ -343,6 +343,11 @@ class Catalog:
             doc = self._editable(sha)
             doc["hashes"] = details.get("hashes") or []
             doc["tools"] = {**(doc.get("tools") or {}), **(details.get("tools") or {})}
+            if details.get("frame_hashes"):  # a video's frames hashed anew
+                doc["metadata"] = {
+                    **(doc.get("metadata") or {}),
+                    "frame_hashes": details["frame_hashes"],
+                }
             self._put(doc)
         # The near-duplicate index is stale when items or their hashes change.
         hash_seq = self.hash_seq

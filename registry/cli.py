@@ -526,7 +526,12 @@ def dupes(ctx: click.Context, case: str | None, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--all", "everything", is_flag=True, help="Re-hash every photo, not only stale ones.")
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Re-hash every item, not only stale ones (and retry videos whose frames failed).",
+)
 @click.option("--no-match", is_flag=True, help="Do not look for new near-duplicates after.")
 @threshold_options
 @actor_option
@@ -541,8 +546,8 @@ def reindex(
     as_json: bool,
     thresholds: MatchConfig,
 ) -> None:
-    """Re-hash stored photos from the vault with the current hash versions (logged),
-    then look for near-duplicates among them.
+    """Re-hash stored photos and videos from the vault with the current hash versions
+    and frame-hashing method (logged), then look for near-duplicates among them.
 
     Example: evidence reindex --all
     """
@@ -553,8 +558,9 @@ def reindex(
         click.echo(_dump(summary))
     else:
         click.echo(
-            f"{summary['rehashed']} of {summary['images']} photos re-hashed "
-            f"({summary['hashers']}), {summary['updated']} changed, "
+            f"{summary['rehashed']} of {summary['images']} photos and {summary['videos']} "
+            f"videos re-hashed ({summary['hashers']}, frames v{summary['frame_method']}), "
+            f"{summary['updated']} changed, "
             f"{summary['near_duplicates']} new near-duplicate pair(s), "
             f"{len(summary['failed'])} failed"
         )

@@ -26,7 +26,8 @@ from ingest import Extracted, extract_all, walk
 from ingest.errors import EvidenceError
 from ingest.image import decode_image
 from ingest.perceptual import versions_tag
-from ingest.pipeline import rehash_image
+from ingest.pipeline import rehash_image, rehash_video
+from ingest.video_frames import METHOD_VERSION as FRAME_METHOD_VERSION
 
 from .match import Match, MatchConfig, Query, Side, find_matches
 from .neardup import NearDupIndex
@@ -227,36 +228,39 @@ class NearDuplicates:
     def reindex(
         self, actor: str, config: MatchConfig, *, everything: bool = False, find: bool = True
     ) -> dict[str, Any]:
-        """Re-hash image items from the vault with the current hashers, then look for
-        near-duplicates among them. Every change is a custody entry (``hashes.updated``,
-        ``neardup.found``) and the run is summed up in a ``reindex.run`` entry.
+        """Re-hash items from the vault with the current hashers (photos) and frame-hashing
+        method (videos), then look for near-duplicates among them. Every change is a
+        custody entry (``hashes.updated``, ``neardup.found``) and the run is summed up in
+        a ``reindex.run`` entry.
 
         Args:
             actor: Who runs it.
             config: Matching thresholds.
-            everything: Re-hash every image, not only those hashed by other versions.
+            everything: Re-hash every item, not only those hashed by other versions (and
+                retry videos whose frames could not be hashed).
             find: Look for near-duplicates of the re-hashed items afterwards.
         """
         tag = versions_tag()
         summary: dict[str, Any] = {
             "hashers": tag,
+            "frame_method": FRAME_METHOD_VERSION,
             "images": 0,
+            "videos": 0,
             "rehashed": 0,
             "updated": 0,
             "failed": [],
             "near_duplicates": 0,
         }
         reg = self.reg
+        todo: list[str] = []
         with reg.writing(actor) as catalog:
-            todo = [
-                doc["sha256"] for doc in catalog.iter_items() if doc.get("media_type") == "image"
-            ]
-            summary["images"] = len(todo)
-            todo = [
-                sha
-                for sha in todo
-                if everything or ((catalog.get(sha) or {}).get("tools") or {}).get("hashers") != tag
-            ]
+            for doc in catalog.iter_items():
+                kind = doc.get("media_type")
+                if kind not in ("image", "video"):
+                    continue
+                summary["images" if kind == "image" else "videos"] += 1
+                if everything or _stale(doc, tag):
+                    todo.append(doc["sha256"])
         rehashed: list[str] = []
         for start in range(0, len(todo), REINDEX_BATCH):
             with reg.writing(actor) as catalog:
@@ -264,8 +268,7 @@ class NearDuplicates:
                 for sha in todo[start : start + REINDEX_BATCH]:
                     doc = catalog.get(sha) or {}
                     try:
-                        with open(reg.vault.path(sha), "rb") as fh:
-                            rec = rehash_image(fh.read())
+                        rec = _rehash(reg.vault.path(sha), doc.get("media_type"))
                     except OSError as exc:
                         summary["failed"].append({"sha256": sha, "error": str(exc)})
                         continue
@@ -274,19 +277,28 @@ class NearDuplicates:
                         continue
                     summary["rehashed"] += 1
                     rehashed.append(sha)
-                    if rec.hashes != doc.get("hashes") or rec.tools != doc.get("tools"):
+                    frames = (rec.metadata or {}).get("frame_hashes")
+                    old_frames = (doc.get("metadata") or {}).get("frame_hashes")
+                    if (
+                        rec.hashes != doc.get("hashes")
+                        or rec.tools != doc.get("tools")
+                        or (frames is not None and frames != old_frames)
+                    ):
                         summary["updated"] += 1
+                        details = {
+                            "hashes": rec.hashes,
+                            "tools": rec.tools,
+                            "warnings": rec.warnings,
+                            "reason": "reindex",
+                        }
+                        if frames is not None:
+                            details["frame_hashes"] = frames
                         events.append(
                             {
                                 "actor": actor,
                                 "action": "hashes.updated",
                                 "sha256": sha,
-                                "details": {
-                                    "hashes": rec.hashes,
-                                    "tools": rec.tools,
-                                    "warnings": rec.warnings,
-                                    "reason": "reindex",
-                                },
+                                "details": details,
                             }
                         )
                 if events:
@@ -302,6 +314,28 @@ class NearDuplicates:
         self.save()
         return summary
 
+    def _matches_of(
+        self, doc: dict[str, Any], config: MatchConfig, exclude: list[str]
+    ) -> list[dict[str, Any]]:
+        """A stored item's near-duplicates among the others, as ``check_new`` finds them
+        (a photo by its picture and as a still of videos; a video by its frames)."""
+        rec = Extracted(
+            path="",
+            sha256=doc["sha256"],
+            media_type=doc.get("media_type"),
+            hashes=doc.get("hashes") or [],
+            duration_s=doc.get("duration_s"),
+        )
+        photo: list[dict[str, Any]] = []
+        if rec.media_type == "image":
+            picture = self.picture(rec.sha256 or "")
+            if picture is None:
+                return []
+            query = Query(picture, rec.hashes)
+            photo = [m.to_dict() for m in self._find(query, config, exclude=exclude)]
+        skip = set(exclude)
+        return [m for m in self._with_video(rec, photo, {}) if m["sha256"] not in skip]
+
     def _find_among(self, shas: list[str], actor: str, config: MatchConfig) -> int:
         """Log near-duplicate pairs of ``shas`` not yet known; returns how many."""
         total = 0
@@ -312,13 +346,9 @@ class NearDuplicates:
                 for sha in shas[start : start + REINDEX_BATCH]:
                     doc = catalog.get(sha) or {}
                     known = {p["sha256"] for p in doc.get("near_duplicates") or []}
-                    picture = self.picture(sha)
-                    if picture is None:
-                        continue
-                    query = Query(picture, doc.get("hashes") or [])
-                    for m in self._find(query, config, exclude=[sha, *known]):
-                        if frozenset((sha, m.sha256)) not in logged:
-                            logged.add(frozenset((sha, m.sha256)))
+                    for m in self._matches_of(doc, config, exclude=[sha, *known]):
+                        if m["sha256"] not in known and frozenset((sha, m["sha256"])) not in logged:
+                            logged.add(frozenset((sha, m["sha256"])))
                             events.append(found_event(sha, m, actor))
                     self._trim_cache()
                 if events:
@@ -326,6 +356,22 @@ class NearDuplicates:
                     self.reg.save()
                     total += len(events)
         return total
+
+
+def _stale(doc: dict[str, Any], tag: str) -> bool:
+    """Hashed by other versions than the current code's (a video whose frames could not
+    be hashed at all is retried only when everything is re-hashed)."""
+    if doc.get("media_type") == "image":
+        return ((doc.get("tools") or {}).get("hashers")) != tag
+    frames = (doc.get("metadata") or {}).get("frame_hashes")
+    return frames is not None and frames.get("v") != FRAME_METHOD_VERSION
+
+
+def _rehash(path: str, media_type: str | None) -> Extracted:
+    if media_type == "video":
+        return rehash_video(path)
+    with open(path, "rb") as fh:
+        return rehash_image(fh.read())
 
 
 def found_event(sha256: str, match: Match | dict[str, Any], actor: str) -> dict[str, Any]:

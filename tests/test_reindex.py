@@ -58,3 +58,59 @@ def test_reindex_logs_new_hash_versions(tmp_path: Path, monkeypatch: pytest.Monk
         for item in reopened.list_items()
     )
     assert reopened.verify().ok
+
+
+MEDIA = Path(__file__).resolve().parents[1] / "samples" / "media"
+VIDEOS = [MEDIA / "video_original.mp4", MEDIA / "video_clip_repost.mp4"]
+
+
+def test_reindex_hashes_videos_of_an_older_frame_method(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest import video_frames
+
+    reg = init_registry(str(tmp_path / "reg"))
+    with monkeypatch.context() as old:
+        old.setattr(video_frames, "METHOD_VERSION", video_frames.METHOD_VERSION - 1)
+        reg.ingest(VIDEOS, workers=1)
+    assert {i["metadata"]["frame_hashes"]["v"] for i in reg.list_items()} == {
+        video_frames.METHOD_VERSION - 1
+    }
+    summary = reg.reindex(actor="carol")
+    assert summary["videos"] == 2 and summary["rehashed"] == summary["updated"] == 2
+    assert summary["near_duplicates"] == 0  # the clip was found at ingest already
+    assert {i["metadata"]["frame_hashes"]["v"] for i in reg.list_items()} == {
+        video_frames.METHOD_VERSION
+    }
+    assert reg.reindex(actor="carol")["rehashed"] == 0  # nothing stale is left
+    reg.rebuild()  # the log carries the new frame summary too
+    reopened = Registry.open(str(tmp_path / "reg"))
+    assert {i["metadata"]["frame_hashes"]["v"] for i in reopened.list_items()} == {
+        video_frames.METHOD_VERSION
+    }
+    assert reopened.verify().ok
+
+
+def test_reindex_everything_hashes_unhashed_videos_and_finds_the_clip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest.video_frames import FrameDecodeErrors
+
+    def no_frames(*_args: object, **_kwargs: object) -> None:
+        raise FrameDecodeErrors("no frame could be decoded (simulated)")
+
+    reg = init_registry(str(tmp_path / "reg"))
+    with monkeypatch.context() as broken:
+        broken.setattr("ingest.pipeline.hash_video_frames", no_frames)
+        results = reg.ingest(VIDEOS, workers=1)
+    assert [r.status for r in results] == ["new", "new"]
+    assert all(not r.near_duplicates for r in results)
+    assert reg.reindex(actor="carol")["rehashed"] == 0  # failed hashing is retried on --all
+    summary = reg.reindex(actor="carol", everything=True)
+    assert summary["rehashed"] == summary["updated"] == 2
+    assert summary["near_duplicates"] == 1
+    (found,) = [e for e in reg.custody() if e["action"] == "neardup.found"]
+    (segment,) = found["details"]["segments"]
+    # The 4-second clip is 4.0-8.0 s of the original, whichever side was the query.
+    assert abs(abs(segment["query_start_s"] - segment["match_start_s"]) - 4.0) < 0.5
+    assert reg.verify().ok
