@@ -192,8 +192,8 @@ class MultiIndex:
         r64 = self.codes.view(np.uint64)
         pairs_q, pairs_r, pairs_d = [], [], []
         for c in range(self.CHUNKS if self._sorted_n else 0):
-            order, starts = self._order[c], self._starts[c]
-            lo, hi = starts[qchunks[:, c]], starts[qchunks[:, c].astype(np.int64) + 1]
+            order, bucket = self._order[c], self._starts[c]
+            lo, hi = bucket[qchunks[:, c]], bucket[qchunks[:, c].astype(np.int64) + 1]
             count = hi - lo
             count[count > MAX_BUCKET] = 0
             total = int(count.sum())

@@ -275,9 +275,16 @@ class NearDuplicates:
                     if rec.error is not None:
                         summary["failed"].append({"sha256": sha, "error": rec.error["message"]})
                         continue
+                    frames = (rec.metadata or {}).get("frame_hashes")
+                    if doc.get("media_type") == "video" and frames is None:
+                        # Frames that could not be hashed now never replace stored ones.
+                        why = "; ".join(w["message"] for w in rec.warnings)
+                        summary["failed"].append(
+                            {"sha256": sha, "error": why or "no frame could be hashed"}
+                        )
+                        continue
                     summary["rehashed"] += 1
                     rehashed.append(sha)
-                    frames = (rec.metadata or {}).get("frame_hashes")
                     old_frames = (doc.get("metadata") or {}).get("frame_hashes")
                     if (
                         rec.hashes != doc.get("hashes")

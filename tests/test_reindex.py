@@ -114,3 +114,23 @@ def test_reindex_everything_hashes_unhashed_videos_and_finds_the_clip(
     # The 4-second clip is 4.0-8.0 s of the original, whichever side was the query.
     assert abs(abs(segment["query_start_s"] - segment["match_start_s"]) - 4.0) < 0.5
     assert reg.verify().ok
+
+
+def test_reindex_never_replaces_frame_hashes_with_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest.video_frames import FrameDecodeErrors
+
+    reg = init_registry(str(tmp_path / "reg"))
+    reg.ingest(VIDEOS[:1], workers=1)
+    before = next(iter(reg.list_items()))["hashes"]
+
+    def no_frames(*_args: object, **_kwargs: object) -> None:
+        raise FrameDecodeErrors("decoder gave up (simulated)")
+
+    monkeypatch.setattr("ingest.pipeline.hash_video_frames", no_frames)
+    summary = reg.reindex(actor="carol", everything=True)
+    assert summary["rehashed"] == summary["updated"] == 0
+    (failure,) = summary["failed"]
+    assert "decoder gave up (simulated)" in failure["error"]
+    assert next(iter(reg.list_items()))["hashes"] == before
