@@ -41,6 +41,8 @@ CACHE_VERSION = 2
 CHUNK_ROWS = 1 << 15
 #: ORB rows kept unsorted before they are merged into the multi-index.
 PENDING_LIMIT = 1 << 16
+#: Values of a 16-bit chunk of the ORB multi-index.
+BUCKETS = 1 << 16
 #: Chunk values shared by more rows than this are uninformative (flat patches) and skipped.
 MAX_BUCKET = 512
 
@@ -124,10 +126,10 @@ class MultiIndex:
     def __init__(self) -> None:
         self._rows = Columns(code=np.zeros((0, CODE_BYTES), np.uint8), owner=np.zeros(0, np.int32))
         self._sorted_n = 0
-        # Per chunk: row numbers sorted by the chunk's value, and where each of the
-        # 65,536 values starts in that order (a counting sort's bucket offsets).
-        self._order: list[np.ndarray] = []
-        self._starts: list[np.ndarray] = []
+        # Per chunk (a row each): row numbers sorted by the chunk's value, and where each
+        # of the 65,536 values starts in that order (a counting sort's bucket offsets).
+        self._order = np.zeros((self.CHUNKS, 0), np.int32)
+        self._starts = np.zeros((self.CHUNKS, BUCKETS + 1), np.int64)
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -157,29 +159,29 @@ class MultiIndex:
         n = len(self.codes)
         if tables is not None:
             order, starts = tables
-            if order.shape == (self.CHUNKS, n) and starts.shape == (self.CHUNKS, 1 << 16 | 1):
-                self._order = list(order.astype(np.int32, copy=False))
-                self._starts = list(starts)
+            if order.shape == (self.CHUNKS, n) and starts.shape == self._starts.shape:
+                self._order = order.astype(np.int32, copy=False)
+                self._starts = starts.astype(np.int64, copy=False)
                 self._sorted_n = n
                 return
         self.sort()
 
     def tables(self) -> tuple[np.ndarray, np.ndarray]:
         """The chunk tables, sorted first if rows are pending (to save with the rows)."""
-        if self._sorted_n != len(self.codes) or not self._order:
+        if self._sorted_n != len(self.codes):
             self.sort()
-        return np.stack(self._order), np.stack(self._starts)
+        return self._order, self._starts
 
     def sort(self) -> None:
         """Merge every row into the sorted chunk tables."""
         chunks = self.codes.view(np.uint16)  # N×16
-        self._order, self._starts = [], []
+        # int32 row numbers: half the memory of int64, enough for 2**31 rows.
+        self._order = np.empty((self.CHUNKS, len(chunks)), np.int32)
+        self._starts = np.zeros((self.CHUNKS, BUCKETS + 1), np.int64)
         for c in range(self.CHUNKS):
             column = np.ascontiguousarray(chunks[:, c])
-            # int32 row numbers: half the memory of int64, enough for 2**31 rows.
-            self._order.append(np.argsort(column, kind="stable").astype(np.int32))
-            counts = np.bincount(column, minlength=1 << 16)
-            self._starts.append(np.concatenate([[0], np.cumsum(counts)]))
+            self._order[c] = np.argsort(column, kind="stable")
+            np.cumsum(np.bincount(column, minlength=BUCKETS), out=self._starts[c, 1:])
         self._sorted_n = len(self.codes)
 
     def near(self, queries: np.ndarray, max_distance: int) -> tuple[np.ndarray, ...]:
