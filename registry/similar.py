@@ -34,6 +34,8 @@ from .neardup import NearDupIndex
 from .video_near import video_matches
 
 if TYPE_CHECKING:
+    from ingest.features import Features
+
     from .catalog import Catalog
     from .core import Registry
 
@@ -129,18 +131,14 @@ class NearDuplicates:
         for rec in records:
             if rec.sha256 is None:
                 continue
-            matches: list[dict[str, Any]] = []
+            picture = features = None
             if rec.media_type == "image" and rec.hashes:
                 # The worker's decode of these very bytes (checked against the vault
                 # copy's hash), else the vault copy decoded again.
                 features = rec.features if rec.picture is not None else None
                 picture = rec.picture or self.picture(rec.sha256)
-                rec.picture = rec.features = None
-                if picture is not None:
-                    query = Query(picture, rec.hashes, features)
-                    photo = self._find(query, config, exclude=[rec.sha256])
-                    matches = [m.to_dict() for m in photo]
-            matches = self._with_video(rec, matches, batch)
+            rec.picture = rec.features = None
+            matches = self._matches(rec, picture, config, [rec.sha256], batch, features)
             found[rec.sha256] = matches
             events += [found_event(rec.sha256, m, actor) for m in matches]
             batch[rec.sha256] = {
@@ -157,6 +155,24 @@ class NearDuplicates:
         """The batch is in the log and catalogue: the index now reflects them."""
         if self._index is not None:
             self._index.stamp = index_stamp(self.reg.catalog)
+
+    def _matches(
+        self,
+        rec: Extracted,
+        picture: Image.Image | None,
+        config: MatchConfig,
+        exclude: list[str],
+        batch: dict[str, dict[str, Any]],
+        features: Features | None = None,
+    ) -> list[dict[str, Any]]:
+        """``rec``'s near-duplicates, best first and none in ``exclude``: as a photo (when
+        its ``picture`` is given) and as a still of videos, or as a video by its frames."""
+        photo: list[dict[str, Any]] = []
+        if picture is not None:
+            query = Query(picture, rec.hashes, features)
+            photo = [m.to_dict() for m in self._find(query, config, exclude=exclude)]
+        skip = set(exclude)
+        return [m for m in self._with_video(rec, photo, batch) if m["sha256"] not in skip]
 
     def _with_video(
         self,
@@ -333,15 +349,12 @@ class NearDuplicates:
             hashes=doc.get("hashes") or [],
             duration_s=doc.get("duration_s"),
         )
-        photo: list[dict[str, Any]] = []
+        picture = None
         if rec.media_type == "image":
             picture = self.picture(rec.sha256 or "")
             if picture is None:
                 return []
-            query = Query(picture, rec.hashes)
-            photo = [m.to_dict() for m in self._find(query, config, exclude=exclude)]
-        skip = set(exclude)
-        return [m for m in self._with_video(rec, photo, {}) if m["sha256"] not in skip]
+        return self._matches(rec, picture, config, exclude, {})
 
     def _find_among(self, shas: list[str], actor: str, config: MatchConfig) -> int:
         """Log near-duplicate pairs of ``shas`` not yet known; returns how many."""
@@ -354,7 +367,7 @@ class NearDuplicates:
                     doc = catalog.get(sha) or {}
                     known = {p["sha256"] for p in doc.get("near_duplicates") or []}
                     for m in self._matches_of(doc, config, exclude=[sha, *known]):
-                        if m["sha256"] not in known and frozenset((sha, m["sha256"])) not in logged:
+                        if frozenset((sha, m["sha256"])) not in logged:
                             logged.add(frozenset((sha, m["sha256"])))
                             events.append(found_event(sha, m, actor))
                     self._trim_cache()
