@@ -28,14 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from videokit import write_test_720p  # noqa: E402
+from videokit import CORPUS, write_test_720p  # noqa: E402
 
 from ingest.video_frames import FrameOptions, hash_video_frames  # noqa: E402
 
-CORPUS = next(
-    (p / "shared" / "corpus" / "video" for p in ROOT.parents if (p / "shared" / "corpus").is_dir()),
-    ROOT.parent / "shared" / "corpus" / "video",
-)
 TEST_VIDEOS = (
     ("car-detection.mp4", 2_000_000),
     ("bottle-detection.mp4", 1_500_000),

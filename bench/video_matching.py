@@ -36,17 +36,22 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from PIL import Image  # noqa: E402
-from videokit import Composed, Piece, compose, duration, logo, mirror, read_frames  # noqa: E402
+from videokit import (  # noqa: E402
+    CORPUS,
+    Composed,
+    Piece,
+    compose,
+    duration,
+    logo,
+    mirror,
+    read_frames,
+)
 
 from ingest.image import decode_image  # noqa: E402
 from ingest.perceptual import pdq  # noqa: E402
 from ingest.video_frames import hash_video_frames  # noqa: E402
 from registry.video_align import align, still_in_video  # noqa: E402
 
-CORPUS = next(
-    (p / "shared" / "corpus" / "video" for p in ROOT.parents if (p / "shared" / "corpus").is_dir()),
-    ROOT.parent / "shared" / "corpus" / "video",
-)
 LONG = ("car-detection.mp4", "bottle-detection.mp4", "one-by-one-person-detection.mp4")
 SHORT = ("again.mkv", "book.mkv", "eat.mkv", "help.mkv", "milk.mkv", "night.mkv")
 

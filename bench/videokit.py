@@ -19,6 +19,16 @@ import numpy as np
 
 Edit = Callable[[np.ndarray], np.ndarray]
 
+#: The shared corpus's real videos (``../shared/corpus/video`` beside the project).
+CORPUS = next(
+    (
+        p / "shared" / "corpus" / "video"
+        for p in Path(__file__).resolve().parents
+        if (p / "shared" / "corpus").is_dir()
+    ),
+    Path(__file__).resolve().parents[2] / "shared" / "corpus" / "video",
+)
+
 
 @dataclass(frozen=True)
 class Piece:
