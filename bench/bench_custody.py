@@ -15,13 +15,13 @@ import os
 import tempfile
 import time
 
-from registry.chain import analyse
-from registry.checkpoint import log_leaves, make_checkpoint
 from registry.core import init_registry
-from registry.custody import signed_message
+from registry.custody.chain import analyse
+from registry.custody.checkpoint import log_leaves, make_checkpoint
+from registry.custody.keys import raw_public
+from registry.custody.log import signed_message
+from registry.custody.merkle import MerkleTree, verify_consistency, verify_inclusion
 from registry.export.verifier import ed25519_verify
-from registry.keys import raw_public
-from registry.merkle import MerkleTree, verify_consistency, verify_inclusion
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ import statistics
 import tempfile
 import time
 
-from registry.catalog import Catalog
+from registry.store.catalog import Catalog
 
 EXIF = {f"EXIF Tag{i:03d}": "x" * random.Random(i).randint(4, 60) for i in range(60)}
 

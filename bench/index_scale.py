@@ -18,8 +18,8 @@ import time
 
 import numpy as np
 
-from ingest.features import STORED_DESCRIPTORS
-from registry.neardup import NearDupIndex
+from ingest.photo.features import STORED_DESCRIPTORS
+from registry.similarity.index import NearDupIndex
 
 
 def build(n: int, rng: np.random.Generator) -> NearDupIndex:

@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from registry.neardup import NearDupIndex
+from registry.similarity.index import NearDupIndex
 
 
 def build(n: int, rng: np.random.Generator) -> NearDupIndex:

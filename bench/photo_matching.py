@@ -37,11 +37,13 @@ from PIL import Image
 
 from bench.synthetic import flat_scene, viewpoint_pair
 from bench.transforms import TRANSFORMS, Named
-from ingest.image import decode_image
-from ingest.perceptual import hamming
-from ingest.pipeline import picture_hashes
-from registry.match import MatchConfig, Query, Side, find_matches
-from registry.neardup import NearDupIndex
+from ingest.extraction import picture_hashes
+from ingest.photo.image import decode_image
+from ingest.photo.perceptual import hamming
+from registry.similarity.config import MatchConfig
+from registry.similarity.index import NearDupIndex
+from registry.similarity.photo import Query, find_matches
+from registry.similarity.verification import Side
 
 ROOT = Path(__file__).resolve().parents[1]
 # ../shared/corpus from the repository; git worktrees (wt/<name>) sit one level deeper.

@@ -16,12 +16,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from registry import Registry, Submission
-from registry.actors import create_actor_key
-from registry.catalog import rebuild as rebuild_catalog
-from registry.checkpoint import make_checkpoint
-from registry.custody import canonical, entry_hash, signed_message
-from registry.keys import Signer
-from registry.notes import add_note
+from registry.custody.actors import create_actor_key
+from registry.custody.checkpoint import make_checkpoint
+from registry.custody.keys import Signer
+from registry.custody.log import canonical, entry_hash, signed_message
+from registry.custody.notes import add_note
+from registry.store.catalog import rebuild as rebuild_catalog
 from registry.verify import check
 from tests.conftest import write_jpeg
 from tests.test_tamper import _flip, log_lines, write_lines

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from videokit import CORPUS, write_test_720p  # noqa: E402
 
-from ingest.video_frames import FrameOptions, hash_video_frames  # noqa: E402
+from ingest.video.frames import FrameOptions, hash_video_frames  # noqa: E402
 
 TEST_VIDEOS = (
     ("car-detection.mp4", 2_000_000),

@@ -47,10 +47,10 @@ from videokit import (  # noqa: E402
     read_frames,
 )
 
-from ingest.image import decode_image  # noqa: E402
-from ingest.perceptual import pdq  # noqa: E402
-from ingest.video_frames import hash_video_frames  # noqa: E402
-from registry.video_align import align, still_in_video  # noqa: E402
+from ingest.photo.image import decode_image  # noqa: E402
+from ingest.photo.perceptual import pdq  # noqa: E402
+from ingest.video.frames import hash_video_frames  # noqa: E402
+from registry.similarity.align import align, still_in_video  # noqa: E402
 
 LONG = ("car-detection.mp4", "bottle-detection.mp4", "one-by-one-person-detection.mp4")
 SHORT = ("again.mkv", "book.mkv", "eat.mkv", "help.mkv", "milk.mkv", "night.mkv")

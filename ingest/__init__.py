@@ -1,10 +1,11 @@
 """Ingest: turn files into ``Extracted`` records. Pure: reads inputs, writes nothing."""
 
-from .errors import EvidenceError, IngestError
-from .pipeline import extract, extract_all
-from .record import Extracted, display_path
-from .sniff import Sniffed, sniff
-from .walk import WalkEntry, walk
+from ingest.batch import extract_all
+from ingest.errors import EvidenceError, IngestError
+from ingest.extraction import extract
+from ingest.record import Extracted, display_path
+from ingest.sniff import Sniffed, sniff
+from ingest.walk import WalkEntry, walk
 
 __all__ = [
     "EvidenceError",

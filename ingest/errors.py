@@ -1,4 +1,4 @@
-"""The error hierarchy shared by ingest and registry.
+"""The error hierarchy: ``EvidenceError`` and the errors about one input file.
 
 Every error the tool reports on purpose is an ``EvidenceError``. Each subclass's
 docstring is its message; instances carry the data that explains what went wrong
@@ -71,36 +71,24 @@ class MetadataError(IngestError):
     """Embedded metadata is malformed."""
 
 
-# --- errors about the registry ----------------------------------------------------------
+# --- warnings and limits of the extraction steps --------------------------------------
 
 
-class RegistryError(EvidenceError):
-    """Registry error."""
+class TimeLimit(EvidenceError):
+    """Extraction took longer than the per-file time limit; the worker was stopped."""
 
 
-class NotARegistry(RegistryError):
-    """Folder is not an evidence registry."""
+class WorkerCrashed(EvidenceError):
+    """Extraction crashed the worker process (a decoder failed on this file)."""
 
 
-class RegistryLocked(RegistryError):
-    """Registry is locked by another writer."""
+class CorruptImageData(EvidenceError):
+    """Image data is partly corrupt."""
 
 
-class RegistryNotWritable(RegistryError):
-    """Registry cannot be written (disk full, read-only or no permission); nothing half-written."""
+class LowFrameRate(EvidenceError):
+    """Fewer frames than requested could be hashed."""
 
 
-class ItemNotFound(RegistryError):
-    """No item matches."""
-
-
-class AmbiguousPrefix(RegistryError):
-    """Hash prefix matches more than one item."""
-
-
-class VaultError(RegistryError):
-    """Vault write failed."""
-
-
-class CustodyLogError(RegistryError):
-    """Custody log cannot be read or written."""
+class FrameDecodeErrors(EvidenceError):
+    """Some video packets could not be decoded; their frames are missing."""

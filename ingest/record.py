@@ -78,12 +78,13 @@ class Extracted:
     #: The path as the operating system spells it (may hold undecodable bytes as
     #: surrogates); used to reopen the file, never written out.
     source: str = field(default="", repr=False, compare=False)
-    #: The reduced, upright picture the hashes were computed from (photos only), handed
-    #: on so the registry's near-duplicate check need not decode the file again; never
-    #: written out.
+    #: Hand-over to the registry (photos only; never written out, pickled with the record
+    #: when it crosses from a worker process): the reduced, upright ``PIL.Image`` the
+    #: hashes were computed from, so the near-duplicate check need not decode the file
+    #: again ...
     picture: Any = field(default=None, repr=False, compare=False)
-    #: The ORB features of ``picture`` the ``orb`` hash was chosen from
-    #: (``ingest.features.Features``), handed on for the same reason; never written out.
+    #: ... and the ORB features detected on it (``ingest.photo.features.Features``), from
+    #: which the ``orb`` hash was chosen and with which the near-duplicate query starts.
     features: Any = field(default=None, repr=False, compare=False)
 
     @property

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import UnsupportedType
+from ingest.errors import UnsupportedType
 
 #: How many leading bytes ``sniff`` needs.
 HEAD_SIZE = 64

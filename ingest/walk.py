@@ -14,7 +14,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from .errors import EvidenceError, NotAFile, SymlinkRefused, UnreadableFile
+from ingest.errors import EvidenceError, NotAFile, SymlinkRefused, UnreadableFile
 
 
 @dataclass(frozen=True)

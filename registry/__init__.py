@@ -15,23 +15,24 @@ Custody and exports (``docs/custody.md``)::
     export_items(reg, "bagit", "case-bag", case="UA-2022-031", actor="alice")
 """
 
-from ingest.errors import (
+from ingest.errors import EvidenceError
+from registry.core import Registry, init_registry
+from registry.custody.actors import create_actor_key, list_keys
+from registry.custody.checkpoint import make_checkpoint
+from registry.custody.notes import add_note
+from registry.custody.proofs import prove_consistency, prove_item
+from registry.errors import (
     AmbiguousPrefix,
-    EvidenceError,
     ItemNotFound,
     NotARegistry,
     RegistryError,
     RegistryLocked,
 )
-
-from .actors import create_actor_key, list_keys
-from .checkpoint import make_checkpoint
-from .core import IngestResult, Registry, Submission, init_registry, present
-from .export import export as export_items
-from .notes import add_note
-from .proofs import prove_consistency, prove_item
-from .verify import Problem, VerifyReport
-from .version import __version__
+from registry.export import export as export_items
+from registry.ingesting import IngestResult, Submission
+from registry.schema import present
+from registry.verify import Problem, VerifyReport
+from registry.version import __version__
 
 __all__ = [
     "AmbiguousPrefix",

@@ -1,5 +1,5 @@
 """``python -m registry`` runs the ``evidence`` command line."""
 
-from .cli import main
+from registry.cli import main
 
 main()

@@ -15,14 +15,14 @@ from typing import Any
 
 import click
 
+from ingest.batch import Limits
 from ingest.errors import EvidenceError
-from ingest.image import MAX_PIXELS
-from ingest.supervisor import Limits
-
-from .core import DEFAULT_ACTOR, Registry, Submission, init_registry
-from .custody import set_invocation, summarize
-from .match import MatchConfig
-from .version import __version__
+from ingest.photo.image import MAX_PIXELS
+from registry.core import DEFAULT_ACTOR, Registry, init_registry
+from registry.custody.log import set_invocation, summarize
+from registry.ingesting import Submission
+from registry.similarity.config import MatchConfig
+from registry.version import __version__
 
 DEFAULT_REGISTRY = "./evidence-registry"
 
@@ -573,4 +573,4 @@ def main() -> None:
 
 
 # Commands defined in their own modules register themselves on ``cli`` when imported.
-from . import cli_custody  # noqa: E402, F401
+from registry import cli_custody  # noqa: E402, F401

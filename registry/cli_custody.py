@@ -10,12 +10,12 @@ import sys
 
 import click
 
-from .actors import create_actor_key, list_keys
-from .checkpoint import make_checkpoint
-from .cli import _dump, _open, actor_option, cli, handle_errors, json_option
-from .export import FORMATS, export
-from .notes import add_note
-from .proofs import prove_consistency, prove_item
+from registry.cli import _dump, _open, actor_option, cli, handle_errors, json_option
+from registry.custody.actors import create_actor_key, list_keys
+from registry.custody.checkpoint import make_checkpoint
+from registry.custody.notes import add_note
+from registry.custody.proofs import prove_consistency, prove_item
+from registry.export import FORMATS, export
 
 
 @cli.group()

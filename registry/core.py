@@ -22,97 +22,46 @@ import contextlib
 import json
 import os
 import shutil
-import time
 import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
 from typing import Any
 
 from filelock import FileLock, Timeout
 
-from ingest import Extracted, extract_all, walk
-from ingest.errors import (
+from ingest.batch import Limits
+from ingest.photo.image import MAX_PIXELS
+from registry.custody import (
+    INSTALLATION,
+    CustodyLog,
+    KeyRing,
+    Signer,
+    catalog_rebuilt,
+    entry_hash,
+    registry_created,
+    registry_recovered,
+    utc_now,
+    verify_run,
+)
+from registry.errors import (
     CustodyLogError,
-    EvidenceError,
     NotARegistry,
     RegistryError,
     RegistryLocked,
     RegistryNotWritable,
 )
-from ingest.image import MAX_PIXELS
-from ingest.supervisor import Limits
-
-from .catalog import Catalog
-from .catalog import rebuild as rebuild_catalog
-from .custody import CustodyLog, entry_hash, utc_now
-from .dupes import clusters
-from .fsutil import atomic_write, iter_stray_temps
-from .keys import INSTALLATION, KeyRing, Signer
-from .match import MatchConfig
-from .similar import NearDuplicates
-from .timeutil import normalise_instant
-from .vault import Vault
-from .verify import VerifyReport, check
-from .version import TOOL_NAME, __version__
+from registry.fsutil import atomic_write, iter_stray_temps
+from registry.ingesting import DEFAULT_ACTOR, IngestResult, Submission, iter_ingest
+from registry.reindexing import reindex
+from registry.schema import present
+from registry.similarity import MatchConfig, NearDuplicates, clusters
+from registry.store import Catalog, Vault, rebuild_catalog
+from registry.verify import VerifyReport, check
+from registry.version import TOOL_NAME, __version__
 
 FORMAT = "evidence-registry"
 FORMAT_VERSION = 1
-DEFAULT_ACTOR = os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
-#: Records committed per lock hold; and at most this many seconds between commits.
-BATCH_SIZE = 64
-BATCH_SECONDS = 2.0
-
-
-@dataclass
-class Submission:
-    """Who submits files, and what they claim about where they came from."""
-
-    actor: str = DEFAULT_ACTOR
-    case: str | None = None
-    source_url: str | None = None
-    posted_at: str | None = None
-    forwarded_from: str | None = None
-    note: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.posted_at:
-            try:
-                self.posted_at = normalise_instant(self.posted_at)
-            except ValueError as exc:
-                raise ValueError(f"posted_at {self.posted_at!r} is not ISO 8601") from exc
-
-
-@dataclass
-class IngestResult:
-    """What happened to one input file."""
-
-    path: str
-    status: str  # "new" | "known" | "error"
-    sha256: str | None
-    media_type: str | None
-    error: str | None = None
-    error_code: str | None = None
-    name: str = ""
-    size: int | None = None
-    warnings: list[dict[str, str]] = field(default_factory=list)
-    #: New items only: the registered items this one is a near-duplicate of.
-    near_duplicates: list[dict[str, Any]] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {
-            "path": self.path,
-            "status": self.status,
-            "sha256": self.sha256,
-            "media_type": self.media_type,
-            "error": self.error,
-            "error_code": self.error_code,
-            "size": self.size,
-            "warnings": self.warnings,
-        }
-        if self.near_duplicates is not None:
-            out["near_duplicates"] = self.near_duplicates
-        return out
+__all__ = ["DEFAULT_ACTOR", "IngestResult", "Registry", "Submission", "init_registry"]
 
 
 class Registry:
@@ -132,8 +81,6 @@ class Registry:
         self._catalog: Catalog | None = None
         self._catalog_stamp: tuple[int, int, int] | None = None
         self._signer: Signer | None = None
-        #: Near-duplicate thresholds used by ingest, match and reindex.
-        self.match_config = MatchConfig()
         self._near: NearDuplicates | None = None
 
     # --- opening ------------------------------------------------------------------------
@@ -268,13 +215,11 @@ class Registry:
         for leftover in (self.catalog_path + ".rebuild", self.catalog_path + ".old"):
             shutil.rmtree(leftover, ignore_errors=True)
         if notes:
-            self.record(
-                [{"actor": actor, "action": "registry.recovered", "details": {"repairs": notes}}]
-            )
+            self.record([registry_recovered(actor, notes)])
             self.save()
         return notes
 
-    # --- ingest -------------------------------------------------------------------------
+    # --- ingest and near-duplicates --------------------------------------------------
 
     def ingest(
         self,
@@ -290,6 +235,7 @@ class Registry:
         paths: Iterable[str | os.PathLike[str]],
         submission: Submission | None = None,
         *,
+        config: MatchConfig | None = None,
         workers: int = 1,
         executor: Executor | None = None,
         in_flight: int = 16,
@@ -302,13 +248,17 @@ class Registry:
         Extraction runs outside the lock (in supervised worker processes with per-file
         time and memory limits when ``workers > 1`` or ``isolate``, or on ``executor``);
         results are committed in batches, each batch one log append and one catalogue
-        write. A file whose bytes are already in the registry adds a sighting only.
-        ``in_flight``: files submitted to ``executor`` at a time (about twice its
-        workers keeps a cluster busy; memory grows with it).
+        write (``registry.ingesting``). A file whose bytes are already in the registry
+        adds a sighting only. ``config``: near-duplicate thresholds (default: the
+        calibrated ones). ``in_flight``: files submitted to ``executor`` at a time (about
+        twice its workers keeps a cluster busy; memory grows with it).
         """
-        submission = submission or Submission()
-        records = extract_all(
-            walk(paths),
+        return iter_ingest(
+            self,
+            self.near,
+            paths,
+            submission,
+            config=config,
             workers=workers,
             executor=executor,
             in_flight=in_flight,
@@ -316,119 +266,53 @@ class Registry:
             isolate=isolate,
             limits=limits,
         )
-        batch: list[Extracted] = []
-        started = time.monotonic()
-        for rec in records:
-            batch.append(rec)
-            if len(batch) >= BATCH_SIZE or time.monotonic() - started >= BATCH_SECONDS:
-                yield from self._commit(batch, submission)
-                batch, started = [], time.monotonic()
-        if batch:
-            yield from self._commit(batch, submission)
-        self.near.save()
-
-    def _commit(self, batch: list[Extracted], sub: Submission) -> list[IngestResult]:
-        with self.writing(sub.actor) as catalog:
-            events: list[dict[str, Any]] = []
-            results: list[IngestResult] = []
-            staged: list[str] = []
-            fresh: set[str] = set()
-            new_recs: list[Extracted] = []
-            for rec in batch:
-                result = IngestResult(
-                    rec.path,
-                    "error",
-                    rec.sha256,
-                    rec.media_type,
-                    name=rec.name,
-                    size=rec.size,
-                    warnings=rec.warnings,
-                )
-                results.append(result)
-                if (
-                    rec.ok
-                    and rec.sha256 is not None
-                    and rec.sha256 not in catalog
-                    and rec.sha256 not in fresh
-                ):
-                    try:
-                        self.vault.stage(rec.source or rec.path, rec.sha256)
-                    except EvidenceError as exc:
-                        rec.error = {"code": exc.code, "message": exc.message}
-                    else:
-                        staged.append(rec.sha256)
-                        fresh.add(rec.sha256)
-                        new_recs.append(rec)
-                        result.status = "new"
-                        events += _new_item_events(rec, sub, self.vault.relpath(rec.sha256))
-                        continue
-                if rec.ok and rec.sha256 is not None:
-                    result.status = "known"
-                    events.append(_sighting_event(rec, sub))
-                else:
-                    assert rec.error is not None
-                    result.media_type = None
-                    result.error = f"{rec.error['message']}"
-                    result.error_code = rec.error["code"]
-                    events.append(
-                        {
-                            "actor": sub.actor,
-                            "action": "ingest.failed",
-                            "sha256": rec.sha256,
-                            "details": {
-                                "path": rec.path,
-                                "name": rec.name,
-                                "size": rec.size,
-                                **_submitted(sub),
-                                "error": rec.error,
-                            },
-                        }
-                    )
-            events += self._near_duplicates_of(new_recs, results, sub.actor)
-            self.record(events)
-            for sha in staged:
-                self.vault.commit(sha)
-            self.save()
-            self.near.committed()
-        return results
-
-    # --- near-duplicates ----------------------------------------------------------------
 
     @property
     def near(self) -> NearDuplicates:
         """The near-duplicate index and matcher of this registry."""
         if self._near is None:
-            self._near = NearDuplicates(self)
+            self._near = NearDuplicates(self.root, lambda: self.catalog, self._locate)
         return self._near
 
-    def _near_duplicates_of(
-        self, recs: list[Extracted], results: list[IngestResult], actor: str
-    ) -> list[dict[str, Any]]:
-        """``neardup.found`` events for new items; fills their results' matches."""
-        try:
-            events, found = self.near.check_new(recs, actor, self.match_config)
-        except BaseException:
-            self.near.forget()  # the index may hold items that will not be committed
-            raise
-        for result in results:
-            if result.status == "new" and result.sha256 in found:
-                result.near_duplicates = found[result.sha256]
-        return events
+    def _locate(self, sha256: str) -> str:
+        path = self.vault.path(sha256)
+        return path if os.path.exists(path) else self.vault.staged_path(sha256)
 
-    def match(self, paths: Iterable[str | os.PathLike[str]]) -> Iterator[dict[str, Any]]:
+    def match(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        config: MatchConfig | None = None,
+        *,
+        limits: Limits | None = None,
+    ) -> Iterator[dict[str, Any]]:
         """Compare files with the registry without ingesting them (see
-        ``NearDuplicates.match_paths``); uses ``match_config``."""
-        return self.near.match_paths(paths, self.match_config)
+        ``NearDuplicates.match_paths``); files are decoded in a supervised worker."""
+        return self.near.match_paths(paths, config or MatchConfig(), limits=limits)
 
     def dupes(self, case: str | None = None) -> list[dict[str, Any]]:
         """Clusters of near-duplicates with their first sighting and differences."""
         return clusters(self.catalog.iter_items(), case=case)
 
     def reindex(
-        self, *, actor: str = DEFAULT_ACTOR, everything: bool = False, find: bool = True
+        self,
+        *,
+        actor: str = DEFAULT_ACTOR,
+        config: MatchConfig | None = None,
+        everything: bool = False,
+        find: bool = True,
+        limits: Limits | None = None,
     ) -> dict[str, Any]:
-        """Re-hash image items from the vault with the current hash versions (logged)."""
-        return self.near.reindex(actor, self.match_config, everything=everything, find=find)
+        """Re-hash stored items with the current hash versions (logged; see
+        ``registry.reindexing``)."""
+        return reindex(
+            self,
+            self.near,
+            actor,
+            config or MatchConfig(),
+            everything=everything,
+            find=find,
+            limits=limits,
+        )
 
     # --- reading ------------------------------------------------------------------------
 
@@ -462,20 +346,13 @@ class Registry:
                 report = check(self)
                 if record:
                     problems = [p.to_dict() for p in report.problems]
-                    self.record(
-                        [
-                            {
-                                "actor": actor,
-                                "action": "verify.run",
-                                "details": {
-                                    "ok": report.ok,
-                                    "entries": report.entries,
-                                    "items": report.items,
-                                    "problems": problems[:100],
-                                },
-                            }
-                        ]
-                    )
+                    details = {
+                        "ok": report.ok,
+                        "entries": report.entries,
+                        "items": report.items,
+                        "problems": problems[:100],
+                    }
+                    self.record([verify_run(actor, details)])
                     self.save()
         except CustodyLogError:
             report = check(self)
@@ -495,9 +372,7 @@ class Registry:
             os.replace(building, self.catalog_path)
             shutil.rmtree(old, ignore_errors=True)
             self._catalog = None
-            self.record(
-                [{"actor": actor, "action": "catalog.rebuilt", "details": {"items": len(fresh)}}]
-            )
+            self.record([catalog_rebuilt(actor, len(fresh))])
             self.save()
             return len(fresh)
 
@@ -534,20 +409,7 @@ def init_registry(root: str, *, actor: str = DEFAULT_ACTOR) -> Registry:
         signer = reg.keys.signer() if reg.keys.has(INSTALLATION) else reg.keys.create()
         reg._signer = signer
         registry_id = str(uuid.uuid4())
-        reg.record(
-            [
-                {
-                    "actor": actor,
-                    "action": "registry.created",
-                    "details": {
-                        "registry_id": registry_id,
-                        "format": FORMAT,
-                        "format_version": FORMAT_VERSION,
-                        "installation_key": signer.id,
-                    },
-                }
-            ]
-        )
+        reg.record([registry_created(actor, registry_id, FORMAT, FORMAT_VERSION, signer.id)])
         reg.save()
         info = {
             "format": FORMAT,
@@ -562,87 +424,6 @@ def init_registry(root: str, *, actor: str = DEFAULT_ACTOR) -> Registry:
             os.path.join(root, "REGISTRY.json"), (json.dumps(info, indent=2) + "\n").encode()
         )
     return reg
-
-
-def present(doc: dict[str, Any]) -> dict[str, Any]:
-    """An item as shown to users and scripts (the ``show``/``list`` JSON)."""
-    keys = (
-        "sha256",
-        "sha1",
-        "md5",
-        "size",
-        "media_type",
-        "mime",
-        "format",
-        "width",
-        "height",
-        "duration_s",
-        "metadata",
-        "exif",
-        "hashes",
-        "sightings",
-        "near_duplicates",
-        "first_seen",
-        "cases",
-        "notes",
-        "warnings",
-        "vault",
-        "stored_at",
-    )
-    return {k: doc.get(k) for k in keys}
-
-
-def _submitted(sub: Submission) -> dict[str, Any]:
-    return {
-        "case": sub.case,
-        "source_url": sub.source_url,
-        "posted_at": sub.posted_at,
-        "forwarded_from": sub.forwarded_from,
-        "note": sub.note,
-    }
-
-
-def _sighting_event(rec: Extracted, sub: Submission) -> dict[str, Any]:
-    return {
-        "actor": sub.actor,
-        "action": "sighting.added",
-        "sha256": rec.sha256,
-        "details": {
-            **_submitted(sub),
-            "original_name": rec.name,
-            "original_path": rec.path,
-            "file_mtime": rec.file_mtime,
-            "file_ctime": rec.file_ctime,
-        },
-    }
-
-
-def _new_item_events(rec: Extracted, sub: Submission, vault_rel: str) -> list[dict[str, Any]]:
-    stored = {
-        "sha1": rec.sha1,
-        "md5": rec.md5,
-        "size": rec.size,
-        "media_type": rec.media_type,
-        "mime": rec.mime,
-        "format": rec.format,
-        "vault": vault_rel,
-    }
-    meta = {
-        "width": rec.width,
-        "height": rec.height,
-        "duration_s": rec.duration_s,
-        "metadata": rec.metadata,
-        "exif": rec.exif,
-        "hashes": rec.hashes,
-        "warnings": rec.warnings,
-        "tools": rec.tools,
-        "record_version": rec.record_version,
-    }
-    return [
-        {"actor": sub.actor, "action": "item.stored", "sha256": rec.sha256, "details": stored},
-        {"actor": sub.actor, "action": "metadata.extracted", "sha256": rec.sha256, "details": meta},
-        _sighting_event(rec, sub),
-    ]
 
 
 def _stamp(path: str) -> tuple[int, int, int] | None:

@@ -14,10 +14,10 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .catalog import Catalog
-from .chain import LogAnalysis, analyse
-from .checkpoint import Checkpoint, iter_checkpoint_files
-from .problems import (
+from registry.custody import CHECKPOINT
+from registry.custody.chain import LogAnalysis, analyse
+from registry.custody.checkpoint import Checkpoint, iter_checkpoint_files
+from registry.problems import (
     BadCheckpointSignature,
     BadSignature,
     BrokenChain,
@@ -41,9 +41,10 @@ from .problems import (
     UnparseableEntry,
     UnreadableCheckpoint,
 )
+from registry.store.catalog import Catalog
 
 if TYPE_CHECKING:
-    from .core import Registry
+    from registry.session import Session
 
 __all__ = [
     "BadCheckpointSignature",
@@ -104,7 +105,7 @@ class VerifyReport:
         }
 
 
-def check(reg: Registry) -> VerifyReport:
+def check(reg: Session) -> VerifyReport:
     """Check everything; modifies nothing."""
     report = VerifyReport()
     files = list(iter_checkpoint_files(reg.root))
@@ -124,7 +125,7 @@ def check(reg: Registry) -> VerifyReport:
     logged_checkpoints: list[dict[str, Any]] = []
     for entry, digest, end in analysis.entries(reg.log):
         fold.apply(entry, entry_hash=digest, end_offset=end)
-        if entry.get("action") == "checkpoint":
+        if entry.get("action") == CHECKPOINT:
             logged_checkpoints.append(entry)
     _check_checkpoints(reg, files, registry_id, analysis, logged_checkpoints, report)
     _check_vault(reg, fold, None if analysis.intact else reg.catalog, report)
@@ -136,7 +137,7 @@ def check(reg: Registry) -> VerifyReport:
     return report
 
 
-def _registry_id(reg: Registry) -> str | None:
+def _registry_id(reg: Session) -> str | None:
     try:
         return str(reg.info.get("registry_id"))
     except (OSError, ValueError):
@@ -144,7 +145,7 @@ def _registry_id(reg: Registry) -> str | None:
 
 
 def _check_checkpoints(
-    reg: Registry,
+    reg: Session,
     files: list[tuple[str, Checkpoint | None, str]],
     registry_id: str | None,
     analysis: LogAnalysis,
@@ -217,7 +218,7 @@ def _check_checkpoints(
 
 
 def _check_vault(
-    reg: Registry, fold: Catalog, catalog: Catalog | None, report: VerifyReport
+    reg: Session, fold: Catalog, catalog: Catalog | None, report: VerifyReport
 ) -> None:
     """Re-hash every vault file; ``catalog`` adds the items it knows when the log is
     damaged, so a change to their bytes is still found."""

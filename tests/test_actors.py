@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from registry.actors import KeyExists, create_actor_key, list_keys
 from registry.core import init_registry
-from registry.custody import invocation, set_invocation
-from registry.notes import add_note
+from registry.custody.actors import create_actor_key, list_keys
+from registry.custody.log import invocation, set_invocation
+from registry.custody.notes import add_note
+from registry.errors import KeyExists
 from registry.verify import check
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ingest.background import ahead
+from ingest.batch import ahead
 
 
 def test_items_come_in_order() -> None:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import AmbiguousPrefix, ItemNotFound
-from registry import catalog as catalog_module
-from registry.catalog import Catalog, first_seen
+from registry.errors import AmbiguousPrefix, ItemNotFound
+from registry.schema import first_seen
+from registry.store import catalog as catalog_module
+from registry.store.catalog import Catalog
 
 
 def _sha(i: int) -> str:

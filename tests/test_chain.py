@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from registry import Registry
-from registry.chain import analyse
 from registry.core import init_registry
+from registry.custody.chain import analyse
 
 N = 24
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import CustodyLogError
-from registry.custody import GENESIS, CustodyLog, entry_hash, signed_message
-from registry.keys import KeyRing
+from registry.custody.keys import KeyRing
+from registry.custody.log import GENESIS, CustodyLog, entry_hash, signed_message
+from registry.errors import CustodyLogError
 
 
 @pytest.fixture

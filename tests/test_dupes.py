@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from registry.catalog import Catalog
-from registry.dupes import clusters
+from registry.similarity.clusters import clusters
+from registry.store.catalog import Catalog
 
 
 def _entry(seq: int, action: str, sha: str | None, details: dict[str, Any], time: str) -> dict:

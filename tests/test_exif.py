@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from PIL import Image
 from PIL.TiffImagePlugin import IFDRational as R
 
-from ingest import exif
 from ingest.errors import MetadataError, NotAFile, UnreadableFile
-from ingest.exif import NORMALIZED_KEYS, read_exif
+from ingest.photo import exif
+from ingest.photo.exif import NORMALIZED_KEYS, read_exif
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 EMPTY = dict.fromkeys(NORMALIZED_KEYS)

@@ -18,9 +18,9 @@ import pytest
 
 from ingest import extract
 from registry import Registry, Submission
+from registry.custody.notes import add_note
 from registry.export import ExportError, export, safe_name
 from registry.export.safepath import MAX_NAME_BYTES, OutDir
-from registry.notes import add_note
 from registry.verify import check
 from tests.conftest import write_jpeg, write_video
 

@@ -14,10 +14,12 @@ from PIL import Image
 from bench.synthetic import viewpoint_pair
 from bench.transforms import TRANSFORMS, by_name
 from conftest import CORPUS, scene
-from ingest.image import decode_image
-from ingest.perceptual import hash_picture
-from registry.match import MatchConfig, Query, Side, find_matches, lower_bound, verify
-from registry.neardup import NearDupIndex
+from ingest.photo.image import decode_image
+from ingest.photo.perceptual import hash_picture
+from registry.similarity.config import MatchConfig
+from registry.similarity.index import NearDupIndex
+from registry.similarity.photo import Query, find_matches
+from registry.similarity.verification import Side, lower_bound, verify
 
 CORPUS_PHOTOS = ["gps/DSCN0021.jpg", "exif-org/fujifilm-mx1700.jpg"]
 HARD_PAIRS = 3

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from registry.merkle import (
+from registry.custody.merkle import (
     EMPTY_ROOT,
     MerkleTree,
     RootBuilder,

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import scene
-from ingest.perceptual import hash_picture
-from registry.neardup import KINDS, MultiIndex, NearDupIndex, distances, parse_hex
+from ingest.photo.perceptual import hash_picture
+from registry.similarity.index import KINDS, MultiIndex, NearDupIndex, distances, parse_hex
 
 
 def _codes(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -109,7 +109,7 @@ def test_orb_votes_go_to_the_same_picture() -> None:
     for seed in range(5):
         index.add(f"{seed:064x}", hash_picture(scene(seed)))
     index.orb.sort()
-    from ingest import features
+    from ingest.photo import features
 
     query = features.spread(features.detect(scene(3)), 300).descriptors
     votes = index.vote_orb(query, 40, 0.8)

@@ -8,9 +8,10 @@ import pytest
 
 from bench.transforms import by_name
 from conftest import scene
-from ingest import features
-from ingest.image import decode_image, fit_size
-from ingest.perceptual import (
+from ingest.extraction import extract, picture_hashes, rehash_image
+from ingest.photo import features
+from ingest.photo.image import decode_image, fit_size
+from ingest.photo.perceptual import (
     DIHEDRAL,
     HASH_VERSIONS,
     HASHERS,
@@ -22,7 +23,6 @@ from ingest.perceptual import (
     phash,
     versions_tag,
 )
-from ingest.pipeline import extract, picture_hashes, rehash_image
 
 # Golden values: a change to the decoder, the scene generator or a hasher shows up here.
 GOLDEN_PDQ_SCENE_1 = "29eb0d1606ea81ea046fd97b1815e7990e17e3d65e246d5ef834742ca9439eb9"
@@ -93,7 +93,7 @@ def test_orb_hash_holds_spread_descriptors() -> None:
 
 
 def test_a_failing_hasher_is_a_warning_not_a_lost_record(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ingest import perceptual
+    from ingest.photo import perceptual
     from ingest.record import Extracted
 
     def broken(picture: object) -> dict:

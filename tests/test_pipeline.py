@@ -10,7 +10,7 @@ from PIL import Image
 
 from conftest import write_jpeg, write_video
 from ingest import extract
-from ingest.pipeline import extract_all
+from ingest.batch import extract_all
 from ingest.walk import walk
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".tiff", ".tif", ".heic", ".heif"}
@@ -32,8 +32,8 @@ def test_photo_record(tmp_path: Path) -> None:
 def test_photo_record_hands_on_its_picture_and_features_unwritten(tmp_path: Path) -> None:
     import numpy as np
 
-    from ingest import features
-    from ingest.perceptual import hash_picture
+    from ingest.photo import features
+    from ingest.photo.perceptual import hash_picture
 
     rec = extract(str(write_jpeg(tmp_path / "a.jpg")))
     assert rec.picture is not None and rec.features is not None

@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 
 from registry import Registry, Submission
-from registry.checkpoint import NoCheckpoint, ProofError, checkpoints, make_checkpoint
-from registry.export import verifier
-from registry.proofs import (
+from registry.custody.checkpoint import checkpoints, make_checkpoint
+from registry.custody.proofs import (
     check_consistency_proof,
     check_item_proof,
     prove_consistency,
     prove_item,
 )
+from registry.errors import NoCheckpoint, ProofError
+from registry.export import verifier
 from tests.conftest import write_jpeg
 
 

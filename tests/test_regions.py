@@ -8,7 +8,7 @@ from PIL import Image
 
 from bench.transforms import by_name
 from conftest import scene
-from ingest.regions import FULL, band_box, border_box, content_box, content_boxes, crop_box
+from ingest.photo.regions import FULL, band_box, border_box, content_box, content_boxes, crop_box
 
 
 def _padded(colour: tuple[int, int, int]) -> tuple[Image.Image, tuple[float, ...]]:

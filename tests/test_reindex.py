@@ -11,7 +11,7 @@ from PIL import Image
 
 from bench.transforms import by_name
 from conftest import write_jpeg
-from ingest import perceptual
+from ingest.photo import perceptual
 from registry.core import Registry, init_registry
 
 
@@ -34,8 +34,8 @@ def test_reindex_logs_new_hash_versions(tmp_path: Path, monkeypatch: pytest.Monk
 
     monkeypatch.setitem(perceptual.HASHERS, "phash", _phash_v2)
     monkeypatch.setitem(perceptual.HASH_VERSIONS, "phash", ("phash", 2))
-    monkeypatch.setattr("ingest.pipeline._TOOLS", {"hashers": perceptual.versions_tag()})
-    monkeypatch.setattr("registry.similar.versions_tag", perceptual.versions_tag)
+    monkeypatch.setattr("ingest.extraction._TOOLS", {"hashers": perceptual.versions_tag()})
+    monkeypatch.setattr("registry.similarity.near.versions_tag", perceptual.versions_tag)
 
     summary = reg.reindex(actor="carol")
     assert summary["rehashed"] == summary["updated"] == 2
@@ -67,7 +67,7 @@ VIDEOS = [MEDIA / "video_original.mp4", MEDIA / "video_clip_repost.mp4"]
 def test_reindex_hashes_videos_of_an_older_frame_method(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ingest import video_frames
+    from ingest.video import frames as video_frames
 
     reg = init_registry(str(tmp_path / "reg"))
     with monkeypatch.context() as old:
@@ -94,14 +94,14 @@ def test_reindex_hashes_videos_of_an_older_frame_method(
 def test_reindex_everything_hashes_unhashed_videos_and_finds_the_clip(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ingest.video_frames import FrameDecodeErrors
+    from ingest.errors import FrameDecodeErrors
 
     def no_frames(*_args: object, **_kwargs: object) -> None:
         raise FrameDecodeErrors("no frame could be decoded (simulated)")
 
     reg = init_registry(str(tmp_path / "reg"))
     with monkeypatch.context() as broken:
-        broken.setattr("ingest.pipeline.hash_video_frames", no_frames)
+        broken.setattr("ingest.extraction.hash_video_frames", no_frames)
         results = reg.ingest(VIDEOS, workers=1)
     assert [r.status for r in results] == ["new", "new"]
     assert all(not r.near_duplicates for r in results)
@@ -119,7 +119,7 @@ def test_reindex_everything_hashes_unhashed_videos_and_finds_the_clip(
 def test_reindex_never_replaces_frame_hashes_with_none(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ingest.video_frames import FrameDecodeErrors
+    from ingest.errors import FrameDecodeErrors
 
     reg = init_registry(str(tmp_path / "reg"))
     reg.ingest(VIDEOS[:1], workers=1)
@@ -128,7 +128,7 @@ def test_reindex_never_replaces_frame_hashes_with_none(
     def no_frames(*_args: object, **_kwargs: object) -> None:
         raise FrameDecodeErrors("decoder gave up (simulated)")
 
-    monkeypatch.setattr("ingest.pipeline.hash_video_frames", no_frames)
+    monkeypatch.setattr("ingest.extraction.hash_video_frames", no_frames)
     summary = reg.reindex(actor="carol", everything=True)
     assert summary["rehashed"] == summary["updated"] == 0
     (failure,) = summary["failed"]

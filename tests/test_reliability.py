@@ -243,13 +243,13 @@ def test_disk_full_leaves_nothing_half_written(tmp_path: Path, monkeypatch) -> N
         real_append(path, data[: len(data) // 2])
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("registry.custody.append_durable", full_disk)
+    monkeypatch.setattr("registry.custody.log.append_durable", full_disk)
     with pytest.raises(RegistryError) as info:
         Registry.open(reg.root).ingest(
             [write_jpeg(tmp_path / "second.jpg", 2)], Submission(actor="x")
         )
     assert "No space left" in info.value.message
-    monkeypatch.setattr("registry.custody.append_durable", real_append)
+    monkeypatch.setattr("registry.custody.log.append_durable", real_append)
     after = {
         p: p.read_bytes()
         for p in Path(reg.root).rglob("*")

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from conftest import write_jpeg
-from ingest import pipeline
-from ingest.supervisor import Limits, supervised_extract
+from ingest import batch, extraction
+from ingest.batch import Limits, supervised_extract
 from ingest.walk import walk
 
-real_extract = pipeline.extract
+real_extract = extraction.extract
 
 
 def misbehaving_extract(path, **kwargs):
@@ -37,7 +37,7 @@ def files(tmp_path: Path) -> Path:
 
 def test_bad_files_cost_only_themselves(files: Path, monkeypatch) -> None:
     # Workers are forked, so they inherit the patched function.
-    monkeypatch.setattr(pipeline, "extract", misbehaving_extract)
+    monkeypatch.setattr(batch, "extract", misbehaving_extract)
     limits = Limits(seconds=2, bytes_per_second=1e12, memory_bytes=2 * 1024**3)
     started = time.monotonic()
     out = list(supervised_extract(walk([files]), workers=2, limits=limits))
@@ -53,6 +53,6 @@ def test_bad_files_cost_only_themselves(files: Path, monkeypatch) -> None:
 
 def test_same_records_as_in_process(files: Path) -> None:
     keep = [files / "a.jpg", files / "z.jpg"]
-    serial = [pipeline.extract(p) for p in keep]
+    serial = [extraction.extract(p) for p in keep]
     parallel = list(supervised_extract(walk(keep), workers=2))
     assert [r.to_dict() for r in parallel] == [r.to_dict() for r in serial]

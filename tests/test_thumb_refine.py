@@ -9,11 +9,11 @@ import pdqhash
 import pytest
 from PIL import Image
 
-from ingest.perceptual import DIHEDRAL, pdq
-from ingest.thumb import SIZE, parse_thumb, thumb_hex, thumbnail
-from registry.frame_seq import distances, frame_sequence
-from registry.thumb_refine import orient, rank_still, refine_offset
-from registry.video_align import align, still_in_video
+from ingest.photo.perceptual import DIHEDRAL, pdq
+from ingest.photo.thumb import SIZE, parse_thumb, thumb_hex, thumbnail
+from registry.similarity.align import align, still_in_video
+from registry.similarity.frames import distances, frame_sequence
+from registry.similarity.refine import orient, rank_still, refine_offset
 
 STEP = 0.5
 

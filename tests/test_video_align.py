@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from videogen import Part, Source, black, constant, letterbox, logo, mirror, write
 
-from ingest.pipeline import extract
-from ingest.video_frames import hash_video_frames
-from registry.video_align import (
+from ingest.extraction import extract
+from ingest.video.frames import hash_video_frames
+from registry.similarity.align import (
     Segment,
     StillMatch,
     VideoMatch,

@@ -15,10 +15,10 @@ from videogen import Part, Source, black, constant, letterbox, write
 
 from conftest import scene
 from ingest.errors import CorruptMedia
-from ingest.letterbox import ROW_SHARE, TOLERANCE, Crop, find_crop, frame_bars
-from ingest.perceptual import DIHEDRAL, hamming
-from ingest.pipeline import extract
-from ingest.video_frames import FrameOptions, hash_video_frames, pdq_frame, sample_frames
+from ingest.extraction import extract
+from ingest.photo.perceptual import DIHEDRAL, hamming
+from ingest.video.frames import FrameOptions, hash_video_frames, pdq_frame, sample_frames
+from ingest.video.letterbox import ROW_SHARE, TOLERANCE, Crop, find_crop, frame_bars
 
 SOURCE = Source(seed=5, seconds=12.0)
 

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.errors import CorruptMedia, NotAFile, UnreadableFile
-from ingest.video_meta import (
+from ingest.video.meta import (
     MAX_TAG_CHARS,
     MAX_TAGS,
     VideoInfo,

@@ -20,23 +20,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..checkpoint import Checkpoint, NoCheckpoint, latest, log_leaves, make_checkpoint
-from ..custody import utc_now
-from ..merkle import root_of
-from .bag import export_bag
-from .case import export_case
-from .gather import Selection, gather, select_items
-from .html import export_html
-from .safepath import ExportError, OutDir, UnsafePath, Written, safe_name
-from .tables import export_csv, export_jsonl
+from registry.custody import export_made
+from registry.custody.checkpoint import Checkpoint, latest, log_leaves, make_checkpoint
+from registry.custody.log import utc_now
+from registry.custody.merkle import root_of
+from registry.errors import ExportError, NoCheckpoint, UnsafePath
+from registry.export.bag import export_bag
+from registry.export.case import export_case
+from registry.export.gather import Selection, gather, select_items
+from registry.export.html import export_html
+from registry.export.safepath import OutDir, Written, safe_name
+from registry.export.tables import export_csv, export_jsonl
 
 if TYPE_CHECKING:
-    from ..core import Registry
+    from registry.session import Session
 
 
 @dataclass
 class _Job:
-    reg: Registry
+    reg: Session
     sel: Selection
     out: OutDir
     actor: str
@@ -88,7 +90,7 @@ class ExportResult:
 
 
 def export(
-    reg: Registry,
+    reg: Session,
     fmt: str,
     out: str | os.PathLike[str],
     *,
@@ -130,13 +132,13 @@ def export(
         "checkpoint": {"size": checkpoint.size, "root": checkpoint.root} if checkpoint else None,
     }
     with reg.writing(actor):
-        [entry] = reg.record([{"actor": actor, "action": "export", "details": details}])
+        [entry] = reg.record([export_made(actor, details)])
         reg.save()
     return ExportResult(fmt, folder.root, shas, files, details["checkpoint"], entry["seq"])
 
 
 def _covering_checkpoint(
-    reg: Registry, shas: list[str], case: str | None, actor: str
+    reg: Session, shas: list[str], case: str | None, actor: str
 ) -> Checkpoint:
     """The latest checkpoint if it covers every entry about the items, else a new one."""
     needed = max((ll.index + 1 for ll in gather(reg, shas, case).lines), default=0)

@@ -26,12 +26,12 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
-from ..checkpoint import Checkpoint
-from ..keys import KeyRing
-from ..merkle import MerkleTree, leaf_hash
-from ..version import TOOL_NAME, __version__
-from .gather import Selection
-from .safepath import OutDir, Written, safe_name
+from registry.custody.checkpoint import Checkpoint
+from registry.custody.keys import KeyRing
+from registry.custody.merkle import MerkleTree, leaf_hash
+from registry.export.gather import Selection
+from registry.export.safepath import OutDir, Written, safe_name
+from registry.version import TOOL_NAME, __version__
 
 VERIFIER_NAME = "verify_bag.py"
 

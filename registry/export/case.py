@@ -24,9 +24,10 @@ import json
 import uuid
 from typing import Any
 
-from ..version import TOOL_NAME, __version__
-from .gather import Selection
-from .safepath import OutDir, Written
+from registry.custody import ITEM_STORED
+from registry.export.gather import Selection
+from registry.export.safepath import OutDir, Written
+from registry.version import TOOL_NAME, __version__
 
 CONTEXT = {
     "case-investigation": "https://ontology.caseontology.org/case/investigation/",
@@ -96,7 +97,7 @@ def build_graph(sel: Selection) -> list[dict[str, Any]]:
         known = [s for s in subjects if s in chosen]
         if known:
             node["uco-action:object"] = [{"@id": f"kb:file-{s}"} for s in known]
-            if e.get("action") == "item.stored":
+            if e.get("action") == ITEM_STORED:
                 node["uco-action:result"] = [{"@id": f"kb:file-{known[0]}"}]
         for s in known:
             actions_of.setdefault(s, []).append(action_id)

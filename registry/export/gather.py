@@ -13,15 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ingest.errors import ItemNotFound
-
-from ..core import present
+from registry.custody import KEY_CREATED, NEARDUP_FOUND, REGISTRY_CREATED
+from registry.errors import ItemNotFound
+from registry.schema import present
 
 if TYPE_CHECKING:
-    from ..core import Registry
+    from registry.session import Session
 
 #: Registry-wide actions every export carries: who the registry and its keys are.
-CONTEXT_ACTIONS = ("registry.created", "key.created")
+CONTEXT_ACTIONS = (REGISTRY_CREATED, KEY_CREATED)
 
 
 @dataclass
@@ -58,7 +58,7 @@ class Selection:
         return [ll.entry for ll in self.lines if _about(ll.entry, sha)]
 
 
-def select_items(reg: Registry, refs: list[str], case: str | None) -> list[str]:
+def select_items(reg: Session, refs: list[str], case: str | None) -> list[str]:
     """The item ids an export covers: ``refs`` (SHA-256s or unique prefixes), the items
     of ``case``, both (then every ref must be in the case), or all.
 
@@ -81,7 +81,7 @@ def select_items(reg: Registry, refs: list[str], case: str | None) -> list[str]:
     return chosen
 
 
-def gather(reg: Registry, shas: list[str], case: str | None, upto: int | None = None) -> Selection:
+def gather(reg: Session, shas: list[str], case: str | None, upto: int | None = None) -> Selection:
     """Items ``shas`` and the log lines about them, from the first ``upto`` lines of
     the log (its head by default)."""
     catalog = reg.catalog
@@ -106,7 +106,7 @@ def gather(reg: Registry, shas: list[str], case: str | None, upto: int | None = 
         )
         if about or entry.get("action") in CONTEXT_ACTIONS:
             lines.append(LogLine(index, raw.line.decode("utf-8"), entry))
-        if about and entry.get("action") == "neardup.found":
+        if about and entry.get("action") == NEARDUP_FOUND:
             _add_pair(pairs, entry)
     # The catalogue may know pairs found by other means (e.g. a re-index); keep both.
     for item in items:
@@ -127,13 +127,13 @@ def gather(reg: Registry, shas: list[str], case: str | None, upto: int | None = 
     )
 
 
-def _public_keys(reg: Registry, lines: list[LogLine]) -> dict[str, dict[str, Any]]:
+def _public_keys(reg: Session, lines: list[LogLine]) -> dict[str, dict[str, Any]]:
     actors: dict[str, str] = {}
     for ll in lines:
         details = ll.entry.get("details") or {}
-        if ll.entry.get("action") == "registry.created" and details.get("installation_key"):
+        if ll.entry.get("action") == REGISTRY_CREATED and details.get("installation_key"):
             actors[details["installation_key"]] = "installation"
-        elif ll.entry.get("action") == "key.created" and details.get("key_id"):
+        elif ll.entry.get("action") == KEY_CREATED and details.get("key_id"):
             actors[details["key_id"]] = details.get("for_actor") or ll.entry.get("actor")
     out = {}
     for kid in sorted({str(ll.entry.get("key")) for ll in lines}):

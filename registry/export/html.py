@@ -14,11 +14,11 @@ import json
 from html import escape
 from typing import Any
 
-from ..custody import summarize
-from ..version import __version__
-from .gather import Selection, clusters
-from .safepath import OutDir, Written
-from .thumbs import thumbnail
+from registry.custody import summarize
+from registry.export.gather import Selection, clusters
+from registry.export.safepath import OutDir, Written
+from registry.export.thumbs import thumbnail
+from registry.version import __version__
 
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:1em;color:#222}

@@ -16,7 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ingest.errors import RegistryError
+from registry.errors import ExportError, UnsafePath
 
 #: Longest component written, in UTF-8 bytes (filesystems allow 255; a margin is kept
 #: for suffixes and for tools that add their own).
@@ -30,14 +30,6 @@ _RESERVED = {
     *(f"LPT{i}" for i in range(1, 10)),
 }
 _BAD = set('/\\<>:"|?*%') | {"\x7f"}
-
-
-class ExportError(RegistryError):
-    """Cannot export."""
-
-
-class UnsafePath(ExportError):
-    """Export path would leave the output folder."""
 
 
 def safe_name(name: str, default: str = "file") -> str:

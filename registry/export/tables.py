@@ -16,8 +16,8 @@ import io
 import json
 from typing import Any
 
-from .gather import Selection
-from .safepath import OutDir, Written
+from registry.export.gather import Selection
+from registry.export.safepath import OutDir, Written
 
 CUSTODY_COLUMNS = (
     "seq",

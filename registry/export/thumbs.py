@@ -15,7 +15,7 @@ import io
 from PIL import Image
 
 from ingest.errors import EvidenceError
-from ingest.image import decode_image
+from ingest.photo.image import decode_image
 
 #: Longest side of a thumbnail, in pixels.
 THUMB_SIZE = 240

@@ -21,9 +21,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 import contextlib
 
 from ingest.errors import EvidenceError
-from ingest.exif import read_exif
-from ingest.image import decode_image
-from ingest.pipeline import extract
+from ingest.extraction import extract
+from ingest.photo.exif import read_exif
+from ingest.photo.image import decode_image
 from ingest.sniff import HEAD_SIZE, sniff
 
 _TMP = tempfile.mkdtemp(prefix="fuzz-ingest-")

@@ -1,0 +1,59 @@
+"""The registry's errors: everything that goes wrong with a registry rather than with one
+input file. Each class's docstring is its message (see ``ingest.errors.EvidenceError``).
+"""
+
+from __future__ import annotations
+
+from ingest.errors import EvidenceError
+
+
+class RegistryError(EvidenceError):
+    """Registry error."""
+
+
+class NotARegistry(RegistryError):
+    """Folder is not an evidence registry."""
+
+
+class RegistryLocked(RegistryError):
+    """Registry is locked by another writer."""
+
+
+class RegistryNotWritable(RegistryError):
+    """Registry cannot be written (disk full, read-only or no permission); nothing half-written."""
+
+
+class ItemNotFound(RegistryError):
+    """No item matches."""
+
+
+class AmbiguousPrefix(RegistryError):
+    """Hash prefix matches more than one item."""
+
+
+class VaultError(RegistryError):
+    """Vault write failed."""
+
+
+class CustodyLogError(RegistryError):
+    """Custody log cannot be read or written."""
+
+
+class ExportError(RegistryError):
+    """Cannot export."""
+
+
+class UnsafePath(ExportError):
+    """Export path would leave the output folder."""
+
+
+class NoCheckpoint(RegistryError):
+    """No valid checkpoint; run `evidence checkpoint` first."""
+
+
+class ProofError(RegistryError):
+    """Cannot make the proof."""
+
+
+class KeyExists(RegistryError):
+    """Actor already has a key in this registry."""

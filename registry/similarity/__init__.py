@@ -1,0 +1,35 @@
+"""Finding the same footage again: the hash index (``index``), photo matching with
+verification on pixels (``photo``, ``verification``), videos by their frames (``frames``,
+``align``, ``refine``, ``stills``, ``video``), clusters of copies (``clusters``), and the
+registry's use of them all (``near``). Thresholds are in ``config``.
+
+Rule: nothing here imports the store, the custody log, ``registry.core`` or the CLI;
+the registry hands in what these need (items, where pictures are, thresholds).
+"""
+
+from registry.similarity.align import VideoMatch, align
+from registry.similarity.clusters import clusters
+from registry.similarity.config import MatchConfig
+from registry.similarity.index import NearDupIndex
+from registry.similarity.near import NearDuplicates
+from registry.similarity.photo import Match, Query, find_matches
+from registry.similarity.stills import StillMatch, still_in_video
+from registry.similarity.verification import Side, verify
+from registry.similarity.video import video_matches
+
+__all__ = [
+    "Match",
+    "MatchConfig",
+    "NearDupIndex",
+    "NearDuplicates",
+    "Query",
+    "Side",
+    "StillMatch",
+    "VideoMatch",
+    "align",
+    "clusters",
+    "find_matches",
+    "still_in_video",
+    "verify",
+    "video_matches",
+]

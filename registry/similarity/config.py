@@ -1,0 +1,39 @@
+"""The near-duplicate thresholds: every number that decides whether two photos are the
+same, in one place. The defaults were calibrated by ``bench/photo_matching.py`` (see
+docs/photo-matching.md); ``evidence ingest|match|reindex`` take them as options.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass
+class MatchConfig:
+    """Thresholds of candidate search and verification (see module docstring)."""
+
+    #: Verified matches need at least this ``score`` (lower bound of block agreement);
+    #: the highest wrong match in the benchmark scored 0.624.
+    min_score: float = 0.75
+    #: Hash-only matches (too little texture to verify) need a PDQ distance this small.
+    pdq_distance: int = 31
+    #: PDQ hashes of lower quality are not trusted on their own (PDQ's own advice).
+    min_pdq_quality: int = 50
+    #: Index rows within this PDQ distance make a candidate.
+    candidate_distance: int = 64
+    #: ORB votes: descriptor distance, ratio to the runner-up, and votes for a candidate.
+    orb_distance: int = 40
+    orb_ratio: float = 0.8
+    min_votes: int = 5
+    #: At most this many candidates are verified per query (best hash/vote first).
+    max_candidates: int = 8
+    #: RANSAC inliers a verified match needs.
+    min_inliers: int = 15
+    #: One picture must cover at least this fraction of the other's content.
+    min_containment: float = 0.85
+    #: Fewer textured blocks than this cannot be verified (hash-only fallback).
+    min_blocks: int = 12
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,245 @@
+"""Near-duplicates in a registry: the index's life cycle, the check of new items at
+ingest, and matching files or stored items against the registry. Nothing here writes
+the custody log: callers turn the matches into ``neardup.found`` entries.
+
+The index (``registry.similarity.index``) is a view of the catalogue. It is cached in
+``index/neardup.npz``, stamped with the number of items and the sequence number of the
+last custody entry that set any item's hashes, so any change made by another process
+(or a rebuilt catalogue) is noticed and the index rebuilt. Pictures of candidates are
+read from the vault (or from staging, for items of the batch being committed) and
+decoded at reduced size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Protocol
+
+from PIL import Image
+
+from ingest import Extracted, extract_all, walk
+from ingest.batch import Limits
+from ingest.errors import EvidenceError
+from ingest.photo.features import Features
+from ingest.photo.image import decode_image
+from registry.similarity.config import MatchConfig
+from registry.similarity.index import NearDupIndex
+from registry.similarity.photo import Match, Query, find_matches
+from registry.similarity.verification import Side
+from registry.similarity.video import video_matches
+
+INDEX_FILE = os.path.join("index", "neardup.npz")
+#: Prepared candidate pictures kept in memory (each ~0.3 MB).
+PICTURE_CACHE = 64
+
+
+class Items(Protocol):
+    """What the matcher reads of the catalogue."""
+
+    def __len__(self) -> int: ...
+
+    def __contains__(self, sha256: object) -> bool: ...
+
+    def get(self, sha256: str) -> dict[str, Any] | None: ...
+
+    def iter_items(self) -> Iterator[dict[str, Any]]: ...
+
+    @property
+    def hash_seq(self) -> int: ...
+
+
+def index_stamp(items: Items) -> str:
+    return f"{len(items)}:{items.hash_seq}"
+
+
+class NearDuplicates:
+    """The near-duplicate machinery of one registry (``Registry.near``).
+
+    Args:
+        root: The registry folder (the index is cached below it).
+        items: Returns the catalogue as it is now.
+        locate: Returns where a stored item's bytes are (the vault, or staging for an
+            item of the batch being committed).
+    """
+
+    def __init__(
+        self, root: str, items: Callable[[], Items], locate: Callable[[str], str]
+    ) -> None:
+        self.path = os.path.join(root, INDEX_FILE)
+        self._items = items
+        self._locate = locate
+        self._index: NearDupIndex | None = None
+        self._dirty = False
+        self._sides: OrderedDict[str, Side] = OrderedDict()
+
+    # --- the index ----------------------------------------------------------------------
+
+    def index(self) -> NearDupIndex:
+        """The index of the catalogue as it is now (loaded, or rebuilt and cached)."""
+        items = self._items()
+        stamp = index_stamp(items)
+        if self._index is not None and self._index.stamp == stamp:
+            return self._index
+        self._sides.clear()
+        index = NearDupIndex.load(self.path, stamp)
+        if index is None:
+            index = NearDupIndex.from_catalog(items.iter_items(), stamp)
+            self._index, self._dirty = index, True
+            self.save()
+        self._index = index
+        return index
+
+    def save(self) -> None:
+        """Write the cached index if it changed (a failure only costs a rebuild later)."""
+        if self._index is not None and self._dirty:
+            with contextlib.suppress(OSError):
+                self._index.save(self.path)
+            self._dirty = False
+
+    def forget(self) -> None:
+        """Drop the in-memory index (after a failed batch)."""
+        self._index = None
+        self._sides.clear()
+
+    def add(self, sha256: str, hashes: list[dict[str, Any]]) -> None:
+        """Index an item of the batch being committed."""
+        self.index().add(sha256, hashes)
+        self._dirty = True
+
+    def committed(self) -> None:
+        """The batch is in the log and catalogue: the index now reflects them."""
+        if self._index is not None:
+            self._index.stamp = index_stamp(self._items())
+
+    # --- pictures -----------------------------------------------------------------------
+
+    def picture(self, sha256: str) -> Image.Image | None:
+        """A stored item's picture at hashing size, or None when it cannot be decoded."""
+        try:
+            with open(self._locate(sha256), "rb") as fh:
+                return decode_image(fh.read()).picture
+        except (OSError, EvidenceError):
+            return None
+
+    def _find(self, query: Query, config: MatchConfig, exclude: Iterable[str]) -> list[Match]:
+        return find_matches(
+            query, self.index(), self.picture, config, exclude=exclude, cache=self._sides
+        )
+
+    def trim_cache(self) -> None:
+        """Keep at most ``PICTURE_CACHE`` prepared pictures."""
+        while len(self._sides) > PICTURE_CACHE:
+            self._sides.popitem(last=False)
+
+    # --- matching -----------------------------------------------------------------------
+
+    def matches(
+        self,
+        rec: Extracted,
+        picture: Image.Image | None,
+        config: MatchConfig,
+        exclude: list[str],
+        batch: dict[str, dict[str, Any]],
+        features: Features | None = None,
+    ) -> list[dict[str, Any]]:
+        """``rec``'s near-duplicates, best first and none in ``exclude``: as a photo (when
+        its ``picture`` is given) and as a still of videos, or as a video by its frames.
+
+        ``batch``: items of the batch being committed that the catalogue does not hold
+        yet (``media_type``, ``hashes``, ``duration_s``); ``features``: the picture's ORB
+        features when extraction handed them on.
+        """
+        photo: list[dict[str, Any]] = []
+        if picture is not None:
+            query = Query(picture, rec.hashes, features)
+            photo = [m.to_dict() for m in self._find(query, config, exclude=exclude)]
+        skip = set(exclude)
+        found = [m for m in self._with_video(rec, photo, batch) if m["sha256"] not in skip]
+        self.trim_cache()
+        return found
+
+    def _with_video(
+        self,
+        rec: Extracted,
+        photo_matches: list[dict[str, Any]],
+        batch: dict[str, dict[str, Any]],
+    ) -> list[dict[str, Any]]:
+        """Photo matches (videos left out: they are matched by their frames) plus the
+        matches that involve a video, best first."""
+        items = self._items()
+
+        def lookup(sha: str) -> dict[str, Any] | None:
+            return batch.get(sha) or items.get(sha)
+
+        kept = [
+            m for m in photo_matches if (lookup(m["sha256"]) or {}).get("media_type") != "video"
+        ]
+        video = video_matches(
+            rec.media_type,
+            rec.hashes,
+            rec.duration_s,
+            self.index(),
+            lookup,
+            exclude=[rec.sha256 or ""],
+        )
+        seen = {m["sha256"] for m in kept}
+        merged = kept + [m for m in video if m["sha256"] not in seen]
+        return sorted(merged, key=lambda m: -float(m.get("score") or 0))
+
+    def stored_matches(
+        self, doc: dict[str, Any], config: MatchConfig, exclude: list[str]
+    ) -> list[dict[str, Any]]:
+        """A stored item's near-duplicates among the others, as ingest finds them (a
+        photo by its picture and as a still of videos; a video by its frames)."""
+        rec = Extracted(
+            path="",
+            sha256=doc["sha256"],
+            media_type=doc.get("media_type"),
+            hashes=doc.get("hashes") or [],
+            duration_s=doc.get("duration_s"),
+        )
+        picture = None
+        if rec.media_type == "image":
+            picture = self.picture(rec.sha256 or "")
+            if picture is None:
+                return []
+        return self.matches(rec, picture, config, exclude, {})
+
+    def match_paths(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        config: MatchConfig,
+        *,
+        limits: Limits | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """One result per file: ``{"path", "sha256", "exact", "matches"}`` (plus
+        ``"error"`` when the file cannot be read as a photo). Nothing is written.
+
+        Files are decoded in a supervised worker process (``limits``: per-file time and
+        memory), so a hostile file costs only its own result.
+        """
+        items = self._items()
+        for rec in extract_all(walk(paths), isolate=True, limits=limits):
+            out: dict[str, Any] = {
+                "path": rec.path,
+                "sha256": rec.sha256,
+                "exact": bool(rec.sha256 and rec.sha256 in items),
+                "matches": [],
+            }
+            if rec.error is not None:
+                out["error"] = rec.error["message"]
+                out["error_code"] = rec.error["code"]
+            elif rec.media_type == "video":
+                out["matches"] = self._with_video(rec, [], {})
+            elif rec.picture is None:
+                out["error"] = "the photo's picture could not be hashed"
+                out["error_code"] = "CorruptMedia"
+            else:
+                out["matches"] = self.matches(
+                    rec, rec.picture, config, [rec.sha256 or ""], {}, rec.features
+                )
+            yield out
+        self.save()

@@ -1,0 +1,130 @@
+"""Near-duplicates that involve a video: a video inside another (trimmed, re-encoded,
+mirrored, letterboxed, cut into a compilation), a photo that is a frame of a video, and
+a frame of a video that is a registered photo.
+
+Candidates come from the near-duplicate index, where every video frame hash is a row
+with its time; each candidate is then checked with temporal alignment
+(``video_align.align``) or a still-in-video search (``still_match.still_in_video``),
+which give the matched segments. Results have the fields of ``neardup.found`` plus
+``sha256`` (the other item).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from registry.similarity.align import align
+from registry.similarity.index import NearDupIndex, parse_hex
+from registry.similarity.stills import matchable_frames, still_in_video
+
+#: Bits a photo may differ from a stored frame to make a candidate (verified after).
+CANDIDATE_DISTANCE = 40
+#: Looser for a video's frames: temporal alignment is the strict check that follows,
+#: and re-encoded, rescaled frames drift further from their originals than stills do.
+VIDEO_CANDIDATE_DISTANCE = 64
+#: At most this many candidates are aligned per query.
+MAX_CANDIDATES = 25
+#: At most this many distinct frames of a query video are looked up.
+MAX_QUERY_FRAMES = 240
+#: Query codes compared with the index in one step (bounds the distance matrix).
+QUERY_CHUNK = 128
+#: Variants of a query frame looked up: as is, and mirrored (the common re-post edit).
+FRAME_VARIANTS = (0, 5)  # indexes into the 8 dihedral variants: identity, flip_y
+
+
+def photo_pdq(hashes: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    """A photo's whole-picture PDQ record (with its dihedral variants)."""
+    for h in hashes:
+        if h.get("alg") == "pdq" and h.get("t") is None and not h.get("region"):
+            return h
+    return None
+
+
+def frame_hashes(hashes: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [h for h in hashes if h.get("alg") == "pdq" and h.get("t") is not None]
+
+
+def _codes(records: list[dict[str, Any]], variants: Iterable[int]) -> np.ndarray:
+    rows = []
+    for h in records:
+        dihedral = h.get("dihedral") or [h["hex"]]
+        for v in variants:
+            if v < len(dihedral):
+                rows.append(parse_hex(dihedral[v])[0])
+    return np.array(rows, np.uint8).reshape(-1, 32)
+
+
+def _candidates(
+    index: NearDupIndex, codes: np.ndarray, exclude: set[str], frames_only: bool, reach: int
+) -> list[str]:
+    """Items with a stored PDQ row within reach of any query code, closest first."""
+    best: dict[int, int] = {}
+    for start in range(0, len(codes), QUERY_CHUNK):
+        for hit in index.search_pdq(codes[start : start + QUERY_CHUNK], reach):
+            if frames_only and not np.isfinite(index.pdq_t[hit.row]):
+                continue
+            if hit.distance < best.get(hit.owner, 1 << 30):
+                best[hit.owner] = hit.distance
+    shas = [index.items[o] for o in sorted(best, key=lambda o: (best[o], o))]
+    return [s for s in shas if s not in exclude][:MAX_CANDIDATES]
+
+
+def video_matches(
+    media_type: str | None,
+    hashes: list[dict[str, Any]],
+    duration_s: float | None,
+    index: NearDupIndex,
+    lookup: Callable[[str], dict[str, Any] | None],
+    exclude: Iterable[str] = (),
+) -> list[dict[str, Any]]:
+    """The registered items that share footage with a query, best first.
+
+    Args:
+        media_type: The query's type (``"image"`` or ``"video"``).
+        hashes: The query's stored-form hashes (frames carry ``"t"``).
+        duration_s: The query's duration (videos).
+        index: The near-duplicate index.
+        lookup: An item document by sha256 (its ``media_type``, ``hashes``, duration).
+        exclude: Items not to report.
+    """
+    skip = set(exclude)
+    out: list[dict[str, Any]] = []
+    if media_type == "video":
+        frames = frame_hashes(hashes)
+        query = matchable_frames(frames)[:MAX_QUERY_FRAMES]
+        if not query:
+            return []
+        for sha in _candidates(
+            index, _codes(query, FRAME_VARIANTS), skip, False, VIDEO_CANDIDATE_DISTANCE
+        ):
+            doc = lookup(sha) or {}
+            if doc.get("media_type") == "video":
+                found = align(
+                    frames,
+                    frame_hashes(doc.get("hashes") or []),
+                    query_duration_s=duration_s,
+                    candidate_duration_s=doc.get("duration_s"),
+                )
+                if found is not None:
+                    out.append({"sha256": sha, **found.details()})
+            elif doc.get("media_type") == "image":
+                photo = photo_pdq(doc.get("hashes") or [])
+                stills = still_in_video(photo, frames) if photo else []
+                if stills:
+                    out.append({"sha256": sha, **stills[0].details(photo_is_query=False)})
+    elif media_type == "image":
+        photo = photo_pdq(hashes)
+        if photo is None:
+            return []
+        codes = _codes([photo], range(8))
+        for sha in _candidates(index, codes, skip, True, CANDIDATE_DISTANCE):
+            doc = lookup(sha) or {}
+            if doc.get("media_type") != "video":
+                continue
+            stills = still_in_video(photo, frame_hashes(doc.get("hashes") or []))
+            if stills:
+                out.append({"sha256": sha, **stills[0].details(photo_is_query=True)})
+    return sorted(out, key=lambda m: -float(m.get("score") or 0))

@@ -1,0 +1,10 @@
+"""Where items live: the write-once, content-addressed vault of original bytes
+(``vault``) and the catalogue folded from the custody log (``catalog``, in TinyDB files
+written through ``storage``)."""
+
+from registry.store.catalog import Catalog
+from registry.store.catalog import rebuild as rebuild_catalog
+from registry.store.storage import AtomicJSONStorage
+from registry.store.vault import Vault
+
+__all__ = ["AtomicJSONStorage", "Catalog", "Vault", "rebuild_catalog"]
