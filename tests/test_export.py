@@ -21,6 +21,8 @@ from registry import Registry, Submission
 from registry.custody.notes import add_note
 from registry.export import ExportError, export, safe_name
 from registry.export.safepath import MAX_NAME_BYTES, OutDir
+from registry.ingesting import commit
+from registry.similarity import MatchConfig
 from registry.verify import check
 from tests.conftest import write_jpeg, write_video
 
@@ -45,7 +47,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_jpeg(base / "plain.jpg", 20, size=(200, 150))
     rec = extract(base / "plain.jpg")
     rec.name = "../../escaped.jpg"
-    reg._commit([rec], Submission(actor="bob", case="C2"))
+    commit(reg, reg.near, [rec], Submission(actor="bob", case="C2"), MatchConfig())
     shas = reg.catalog.shas()
     add_note(reg, shas[0], "<script>alert('x')</script> & more", actor="bob")
     video = next(i["sha256"] for i in reg.list_items() if i["media_type"] == "video")

@@ -187,16 +187,16 @@ def test_recovery_finishes_a_staged_copy(reg: Registry, tmp_path: Path) -> None:
 
 def test_file_changed_after_hashing_is_rejected(reg: Registry, tmp_path: Path, monkeypatch) -> None:
     path = write_jpeg(tmp_path / "a.jpg", 1)
-    from registry import core
+    from registry import ingesting
 
-    real = core.extract_all
+    real = ingesting.extract_all
 
     def tamper_after_extract(*args, **kwargs):
         for rec in real(*args, **kwargs):
             path.write_bytes(path.read_bytes() + b"appended")
             yield rec
 
-    monkeypatch.setattr(core, "extract_all", tamper_after_extract)
+    monkeypatch.setattr(ingesting, "extract_all", tamper_after_extract)
     [res] = reg.ingest([path])
     assert res.status == "error" and res.error_code == "FileChanged"
     assert list(reg.list_items()) == []

@@ -35,7 +35,7 @@ def test_reindex_logs_new_hash_versions(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setitem(perceptual.HASHERS, "phash", _phash_v2)
     monkeypatch.setitem(perceptual.HASH_VERSIONS, "phash", ("phash", 2))
     monkeypatch.setattr("ingest.extraction._TOOLS", {"hashers": perceptual.versions_tag()})
-    monkeypatch.setattr("registry.similarity.near.versions_tag", perceptual.versions_tag)
+    monkeypatch.setattr("registry.reindexing.versions_tag", perceptual.versions_tag)
 
     summary = reg.reindex(actor="carol")
     assert summary["rehashed"] == summary["updated"] == 2

@@ -37,7 +37,7 @@ def files(tmp_path: Path) -> Path:
 
 def test_bad_files_cost_only_themselves(files: Path, monkeypatch) -> None:
     # Workers are forked, so they inherit the patched function.
-    monkeypatch.setattr(batch, "extract", misbehaving_extract)
+    monkeypatch.setitem(batch.JOBS, "extract", misbehaving_extract)
     limits = Limits(seconds=2, bytes_per_second=1e12, memory_bytes=2 * 1024**3)
     started = time.monotonic()
     out = list(supervised_extract(walk([files]), workers=2, limits=limits))

@@ -150,7 +150,8 @@ def hash_picture(
     out: list[Hash] = []
     for name in names or tuple(HASHERS):
         try:
-            result = orb(picture, found) if name == "orb" else HASHERS[name](picture)
+            hasher = HASHERS[name]
+            result = orb(picture, found) if hasher is orb else hasher(picture)
         except Exception as exc:
             if on_error is None:
                 raise

@@ -137,9 +137,7 @@ def export(
     return ExportResult(fmt, folder.root, shas, files, details["checkpoint"], entry["seq"])
 
 
-def _covering_checkpoint(
-    reg: Session, shas: list[str], case: str | None, actor: str
-) -> Checkpoint:
+def _covering_checkpoint(reg: Session, shas: list[str], case: str | None, actor: str) -> Checkpoint:
     """The latest checkpoint if it covers every entry about the items, else a new one."""
     needed = max((ll.index + 1 for ll in gather(reg, shas, case).lines), default=0)
     try:

@@ -65,9 +65,7 @@ class NearDuplicates:
             item of the batch being committed).
     """
 
-    def __init__(
-        self, root: str, items: Callable[[], Items], locate: Callable[[str], str]
-    ) -> None:
+    def __init__(self, root: str, items: Callable[[], Items], locate: Callable[[str], str]) -> None:
         self.path = os.path.join(root, INDEX_FILE)
         self._items = items
         self._locate = locate

@@ -1,7 +1,5 @@
-"""Command-line commands for custody and exports: ``key``, ``note``, ``checkpoint``,
-``prove`` and ``export``. Thin Click wrappers like those in ``cli.py``, which imports
-this module to add them to the ``evidence`` group.
-"""
+"""Commands about the chain of custody: ``custody``, ``verify``, ``rebuild``, ``key``
+(``create``, ``list``), ``note``, ``checkpoint`` and ``prove``."""
 
 from __future__ import annotations
 
@@ -10,12 +8,80 @@ import sys
 
 import click
 
-from registry.cli import _dump, _open, actor_option, cli, handle_errors, json_option
-from registry.custody.actors import create_actor_key, list_keys
-from registry.custody.checkpoint import make_checkpoint
-from registry.custody.notes import add_note
-from registry.custody.proofs import prove_consistency, prove_item
-from registry.export import FORMATS, export
+from registry.cli.base import _dump, _open, actor_option, cli, handle_errors, json_option
+from registry.custody import (
+    add_note,
+    create_actor_key,
+    list_keys,
+    make_checkpoint,
+    prove_consistency,
+    prove_item,
+    summarize,
+)
+
+
+@cli.command()
+@click.argument("ref", required=False)
+@json_option
+@click.pass_context
+@handle_errors
+def custody(ctx: click.Context, ref: str | None, as_json: bool) -> None:
+    """Print the chain-of-custody log, or the entries about one item.
+
+    Example: evidence custody 3f2a9c --json
+    """
+    for entry in _open(ctx).custody(ref):
+        if as_json:
+            click.echo(_dump(entry))
+        else:
+            sha = (entry.get("sha256") or "")[:12]
+            click.echo(
+                f"{entry['seq']:>6}  {entry['time'][:19]}  {entry['actor']:<12} "
+                f"{entry['action']:<20} {sha:<12} {summarize(entry)}"
+            )
+
+
+@cli.command()
+@actor_option
+@json_option
+@click.pass_context
+@handle_errors
+def verify(ctx: click.Context, actor: str, as_json: bool) -> None:
+    """Verify the custody chain, signatures, vault fixity and catalogue.
+
+    Exit code 0 only when everything checks out; otherwise 1 and every problem listed.
+
+    Example: evidence verify --json
+    """
+    report = _open(ctx).verify(actor=actor)
+    if as_json:
+        click.echo(_dump(report.to_dict()))
+    else:
+        status = "OK" if report.ok else f"FAILED: {len(report.problems)} problem(s)"
+        click.echo(
+            f"{status} - {report.entries} custody entries, {report.items} items, "
+            f"{report.vault_files} vault files re-hashed ({report.bytes_hashed:,} bytes)"
+        )
+        for problem in report.problems:
+            click.echo(f"  {problem.code}: {problem.message}")
+        if not report.catalog_checked:
+            click.echo("  (the catalogue was not compared with the damaged log)")
+    if not report.ok:
+        sys.exit(1)
+
+
+@cli.command()
+@actor_option
+@json_option
+@click.pass_context
+@handle_errors
+def rebuild(ctx: click.Context, actor: str, as_json: bool) -> None:
+    """Rebuild the catalogue from the custody log (the log is the source of truth).
+
+    Example: evidence rebuild
+    """
+    items = _open(ctx).rebuild(actor=actor)
+    click.echo(_dump({"items": items}) if as_json else f"catalogue rebuilt: {items} items")
 
 
 @cli.group()
@@ -157,47 +223,3 @@ def prove(
     if bundle["not_covered"]:
         seqs = ", ".join(str(s) for s in bundle["not_covered"])
         click.echo(f"entries {seqs} came after the checkpoint; run `evidence checkpoint`")
-
-
-@cli.command("export")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(list(FORMATS)),
-    required=True,
-    help="jsonl/csv tables, html report, bagit package, or CASE/UCO JSON-LD.",
-)
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Folder to write (absent or empty); nothing is written outside it.",
-)
-@click.option("--case", help="Only the items of this case.")
-@click.argument("refs", nargs=-1)
-@actor_option
-@json_option
-@click.pass_context
-@handle_errors
-def export_(
-    ctx: click.Context,
-    fmt: str,
-    out: str,
-    case: str | None,
-    refs: tuple[str, ...],
-    actor: str,
-    as_json: bool,
-) -> None:
-    """Export items (all, a case's, or those named) with their chain of custody.
-
-    Example: evidence export --format bagit --out ua031-bag --case UA-031
-    """
-    result = export(_open(ctx), fmt, out, refs=refs, case=case, actor=actor)
-    if as_json:
-        click.echo(_dump(result.to_dict()))
-        return
-    click.echo(f"{len(result.items)} items, {len(result.files)} files -> {result.out}")
-    if result.checkpoint:
-        click.echo(f"checkpoint size {result.checkpoint['size']} root {result.checkpoint['root']}")
-    click.echo(f"logged as entry {result.seq}", err=True)
-    sys.stdout.flush()

@@ -1,0 +1,246 @@
+"""Commands that store and read items: ``init``, ``ingest``, ``show`` and ``list``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from ingest.batch import Limits
+from ingest.photo.image import MAX_PIXELS
+from registry.cli.base import (
+    _dump,
+    _match_summary,
+    _open,
+    actor_option,
+    cli,
+    handle_errors,
+    json_option,
+    threshold_options,
+)
+from registry.core import init_registry
+from registry.ingesting import Submission
+from registry.similarity import MatchConfig
+
+
+@cli.command()
+@actor_option
+@json_option
+@click.pass_context
+@handle_errors
+def init(ctx: click.Context, actor: str, as_json: bool) -> None:
+    """Create a registry (ingest also creates one on first use).
+
+    Example: evidence --registry ./reg init --actor alice
+    """
+    reg = init_registry(ctx.obj, actor=actor)
+    info = reg.info
+    if as_json:
+        click.echo(_dump({"registry": reg.root, **info}))
+    else:
+        click.echo(f"created registry {reg.root}")
+        click.echo(f"installation key {info['installation_key']}")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--case", help="Case or investigation id.")
+@actor_option
+@click.option("--source-url", help="Where the files were found (post or channel URL).")
+@click.option("--posted-at", help="When the source says it was posted (ISO 8601).")
+@click.option("--forwarded-from", help="The post it was forwarded from (re-post chain).")
+@click.option("--note", help="Free-text note recorded with the sighting.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=os.cpu_count() or 1,
+    show_default="CPU count",
+    help="Worker processes for extraction.",
+)
+@click.option(
+    "--time-limit",
+    type=click.FloatRange(1),
+    default=120.0,
+    show_default=True,
+    help="Seconds per file (plus 1 s per 4 MiB) before its worker is stopped.",
+)
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(1),
+    default=MAX_PIXELS,
+    show_default=True,
+    help="Refuse images with more pixels (decompression bombs).",
+)
+@threshold_options
+@json_option
+@click.pass_context
+@handle_errors
+def ingest(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    case: str | None,
+    actor: str,
+    source_url: str | None,
+    posted_at: str | None,
+    forwarded_from: str | None,
+    note: str | None,
+    workers: int,
+    time_limit: float,
+    max_pixels: int,
+    as_json: bool,
+    thresholds: MatchConfig,
+) -> None:
+    """Ingest files and folders (walked recursively) into the registry.
+
+    Exit code 0 when every file was stored, 1 when some failed (the rest are stored).
+
+    Example: evidence ingest ~/Downloads/telegram --case UA-031 --source-url
+    https://t.me/somechannel/4567 --posted-at 2022-03-16T10:50:00+02:00
+    """
+    try:
+        sub = Submission(
+            actor=actor,
+            case=case,
+            source_url=source_url,
+            posted_at=posted_at,
+            forwarded_from=forwarded_from,
+            note=note,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--posted-at") from exc
+    reg = _open(ctx, create=True, actor=actor)
+    counts = {"new": 0, "known": 0, "error": 0}
+    # A bar only where someone watches: never into logs or pipes.
+    show_bar = sys.stderr.isatty()
+    from tqdm import tqdm
+
+    with tqdm(
+        unit="file", desc="ingest", disable=not show_bar, delay=1.0, file=sys.stderr, leave=False
+    ) as bar:
+        limits = Limits(seconds=time_limit, max_pixels=max_pixels)
+        for result in reg.iter_ingest(
+            paths, sub, config=thresholds, workers=workers, isolate=True, limits=limits
+        ):
+            counts[result.status] += 1
+            bar.update(1)
+            if as_json:
+                line = _dump(result.to_dict())
+            elif result.status == "error":
+                line = f"error  {result.path}: {result.error}"
+            else:
+                kind = result.media_type or "-"
+                line = f"{result.status:<6} {result.sha256[:16]}  {kind:<5}  {result.path}"
+                for m in result.near_duplicates or []:
+                    line += f"\n       near-duplicate of {m['sha256'][:16]}  {_match_summary(m)}"
+            bar.clear() if not bar.disable else None
+            click.echo(line)
+    click.echo(
+        f"{counts['new']} new, {counts['known']} known, {counts['error']} failed -> {reg.root}",
+        err=True,
+    )
+    if counts["error"]:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("ref")
+@json_option
+@click.pass_context
+@handle_errors
+def show(ctx: click.Context, ref: str, as_json: bool) -> None:
+    """Show one item by SHA-256 or a unique prefix of it.
+
+    Example: evidence show 3f2a9c
+    """
+    item = _open(ctx).show(ref)
+    if as_json:
+        click.echo(_dump(item))
+        return
+    click.echo(_format_item(item))
+
+
+@cli.command("list")
+@click.option("--case", help="Only items sighted in this case.")
+@click.option(
+    "--sort",
+    "order",
+    type=click.Choice(["stored", "sha256"]),
+    default="stored",
+    show_default=True,
+    help="Order: as first stored (streams, fastest), or by SHA-256.",
+)
+@json_option
+@click.pass_context
+@handle_errors
+def list_(ctx: click.Context, case: str | None, order: str, as_json: bool) -> None:
+    """List items (JSON Lines with --json, one item per line).
+
+    Example: evidence list --case UA-031 --sort sha256 --json
+    """
+    for item in _open(ctx).list_items(case, order):
+        if as_json:
+            click.echo(_dump(item))
+        else:
+            first = item["first_seen"] or {}
+            name = item["sightings"][0]["original_name"] if item["sightings"] else ""
+            click.echo(
+                f"{item['sha256'][:16]}  {item['media_type'] or '-':<5} {item['size']:>10}  "
+                f"captured {first.get('captured_at') or '-':<29}  "
+                f"seen {first.get('observed_at', '')[:19]}  {name}"
+            )
+
+
+def _format_item(item: dict[str, Any]) -> str:
+    lines = [
+        f"sha256      {item['sha256']}",
+        f"sha1        {item['sha1']}",
+        f"md5         {item['md5']}",
+        f"size        {item['size']:,} bytes",
+        f"type        {item['media_type']} ({item['mime']})",
+    ]
+    if item.get("width"):
+        lines.append(f"dimensions  {item['width']}×{item['height']}")
+    if item.get("duration_s") is not None:
+        lines.append(f"duration    {item['duration_s']:.2f} s")
+    lines.append("metadata")
+    for key, value in (item.get("metadata") or {}).items():
+        if value not in (None, "", {}):
+            lines.append(f"  {key:<22}{_dump(value) if isinstance(value, dict) else value}")
+    first = item.get("first_seen") or {}
+    lines.append("first seen")
+    for key in (
+        "observed_at",
+        "observed_by",
+        "claimed_posted_at",
+        "claimed_source_url",
+        "captured_at",
+    ):
+        lines.append(f"  {key:<22}{first.get(key) or '-'}")
+    near = item.get("near_duplicates") or []
+    if near:
+        lines.append(f"near-duplicates {len(near)}")
+        for m in sorted(near, key=lambda m: -(m.get("score") or 0)):
+            # ``transform`` says how the item matched (the query) differs from the one
+            # it was found to copy.
+            t, other = m.get("transform") or "?", m["sha256"][:16]
+            relation = f"this = {t}({other})" if m.get("as") == "query" else f"{other} = {t}(this)"
+            lines.append(f"  {relation:<44} {_match_summary(m, transform=False)}")
+    lines.append(f"sightings   {len(item.get('sightings') or [])}")
+    for s in item.get("sightings") or []:
+        where = s.get("source_url") or s.get("original_path")
+        lines.append(
+            f"  #{s['seq']:<5} {s['observed_at'][:19]}  {s['observed_by']:<10} "
+            f"{s.get('case') or '-':<10} {where}"
+        )
+        claims = [
+            f"posted {s['posted_at']}" if s.get("posted_at") else "",
+            f"forwarded from {s['forwarded_from']}" if s.get("forwarded_from") else "",
+            f"file {s['original_name']}" if s.get("original_name") else "",
+        ]
+        if any(claims):
+            lines.append("         " + ", ".join(c for c in claims if c))
+    for w in item.get("warnings") or []:
+        lines.append(f"warning     {w['step']}: {w['message']}")
+    return "\n".join(lines)

@@ -1,0 +1,141 @@
+"""Near-duplicate commands (issue 3): ``match``, ``dupes`` and ``reindex``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from registry.cli.base import (
+    _dump,
+    _match_summary,
+    _open,
+    actor_option,
+    cli,
+    handle_errors,
+    json_option,
+    threshold_options,
+)
+from registry.similarity import MatchConfig
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@threshold_options
+@json_option
+@click.pass_context
+@handle_errors
+def match(
+    ctx: click.Context, paths: tuple[str, ...], as_json: bool, thresholds: MatchConfig
+) -> None:
+    """Compare photos with the registry without ingesting them.
+
+    Prints one result per file (JSON Lines with --json: path, sha256, exact, matches
+    best first). Exit code 0 whether or not anything matched; 1 when a file could not
+    be read.
+
+    Example: evidence match suspicious.jpg --json
+    """
+    reg = _open(ctx)
+    failed = False
+    for result in reg.match(paths, thresholds):
+        failed |= "error" in result
+        if as_json:
+            click.echo(_dump(result))
+            continue
+        if "error" in result:
+            click.echo(f"error  {result['path']}: {result['error']}")
+            continue
+        sha = (result["sha256"] or "")[:16]
+        state = "exact" if result["exact"] else f"{len(result['matches'])} match(es)"
+        click.echo(f"{result['path']}  {sha}  {state}")
+        for m in result["matches"]:
+            click.echo(f"  {m['sha256'][:16]}  {_match_summary(m)}")
+    if failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--case", help="Only clusters with a copy sighted in this case.")
+@json_option
+@click.pass_context
+@handle_errors
+def dupes(ctx: click.Context, case: str | None, as_json: bool) -> None:
+    """Clusters of near-duplicates: first sighting of any copy and what differs.
+
+    Example: evidence dupes --json
+    """
+    found = _open(ctx).dupes(case)
+    if as_json:
+        click.echo(_dump({"clusters": found}))
+        return
+    if not found:
+        click.echo("no near-duplicates")
+    for i, c in enumerate(found, 1):
+        first = c["first_seen"]
+        observed = first.get("observed") or {}
+        click.echo(
+            f"cluster {i}: {len(c['members'])} copies, first seen {observed.get('at', '-')[:19]}"
+            f" ({(observed.get('sha256') or '')[:12]})"
+        )
+        claimed = first.get("claimed_posted")
+        if claimed:
+            click.echo(f"  earliest claimed post {claimed['at']} {claimed.get('source_url') or ''}")
+        diff = c["differences"]
+        if diff["captured_at_disagree"]:
+            click.echo(f"  capture times disagree: {_dump(diff['captured_at'])}")
+        for copy in c["copies"]:
+            marks = []
+            if copy["has_exif"]:
+                marks.append(f"EXIF({copy['exif_tags']})")
+            if copy["has_gps"]:
+                marks.append("GPS")
+            if copy["sha256"] == c["most_metadata"]:
+                marks.append("most metadata")
+            click.echo(
+                f"  {copy['sha256'][:16]}  {copy['format'] or '-':<5} {copy['width']}×"
+                f"{copy['height']}  {copy['size']:>9} bytes  {copy['captured_at'] or '-':<25}"
+                f"  {' '.join(marks)}"
+            )
+
+
+@cli.command()
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Re-hash every item, not only stale ones (and retry videos whose frames failed).",
+)
+@click.option("--no-match", is_flag=True, help="Do not look for new near-duplicates after.")
+@threshold_options
+@actor_option
+@json_option
+@click.pass_context
+@handle_errors
+def reindex(
+    ctx: click.Context,
+    everything: bool,
+    no_match: bool,
+    actor: str,
+    as_json: bool,
+    thresholds: MatchConfig,
+) -> None:
+    """Re-hash stored photos and videos from the vault with the current hash versions
+    and frame-hashing method (logged), then look for near-duplicates among them.
+
+    Example: evidence reindex --all
+    """
+    reg = _open(ctx, actor=actor)
+    summary = reg.reindex(actor=actor, config=thresholds, everything=everything, find=not no_match)
+    if as_json:
+        click.echo(_dump(summary))
+    else:
+        click.echo(
+            f"{summary['rehashed']} of {summary['images']} photos and {summary['videos']} "
+            f"videos re-hashed ({summary['hashers']}, frames v{summary['frame_method']}), "
+            f"{summary['updated']} changed, "
+            f"{summary['near_duplicates']} new near-duplicate pair(s), "
+            f"{len(summary['failed'])} failed"
+        )
+    if summary["failed"]:
+        sys.exit(1)
