@@ -20,6 +20,7 @@ from ingest import extract
 from registry import Registry, Submission
 from registry.custody.notes import add_note
 from registry.export import ExportError, export, safe_name
+from registry.export.case import node_id
 from registry.export.safepath import MAX_NAME_BYTES, OutDir
 from registry.ingesting import commit
 from registry.similarity import MatchConfig
@@ -313,14 +314,15 @@ def test_case_export_is_json_ld_with_files_actions_and_investigation(reg: Regist
     for node in graph:
         by_type.setdefault(node["@type"], []).append(node)
     files = by_type["uco-observable:File"]
-    assert sorted(f["@id"].removeprefix("kb:file-") for f in files) == sorted(result.items)
+    file_ids = {node_id(reg.info["registry_id"], "file", sha): sha for sha in result.items}
+    assert sorted(f["@id"] for f in files) == sorted(file_ids)
     for f in files:
         content = next(x for x in f["uco-core:hasFacet"] if x["@type"].endswith("ContentDataFacet"))
         values = {
             h["uco-types:hashMethod"]["@value"]: h["uco-types:hashValue"]["@value"]
             for h in content["uco-observable:hash"]
         }
-        assert values["SHA256"] == f["@id"].removeprefix("kb:file-")
+        assert values["SHA256"] == file_ids[f["@id"]]
     assert len(by_type["case-investigation:InvestigativeAction"]) > len(files)
     assert len(by_type["case-investigation:ProvenanceRecord"]) == len(files)
     assert by_type["case-investigation:Investigation"][0]["uco-core:name"] == "C1"
@@ -352,7 +354,7 @@ def test_case_export_parses_as_rdf_and_answers_a_sparql_query(reg: Registry, tmp
         SELECT ?value WHERE {
             ?file a uco-observable:File ; uco-core:hasFacet ?facet .
             ?facet a uco-observable:ContentDataFacet ; uco-observable:hash ?hash .
-            ?hash uco-types:hashMethod "SHA256"^^uco-vocabulary:HashNameVocab ;
+            ?hash uco-types:hashMethod "SHA256" ;
                   uco-types:hashValue ?value .
         }
         """

@@ -14,14 +14,27 @@ holds:
 * a ``uco-core:Relationship`` ``Near_Duplicate_Of`` per near-duplicate pair;
 * a ``case-investigation:Investigation`` for ``--case``.
 
-Identifiers are ``kb:`` IRIs in the registry's own namespace, stable across exports
-(``kb:file-<sha256>``, ``kb:action-<seq>``), so graphs from several exports merge.
+Identifiers are ``kb:`` IRIs in the registry's own namespace
+(``urn:evidence-registry:<registry id>:``) that end with a UUID, as CASE asks: a kind
+and a version 5 UUID derived from the node's stable identity, ``kb:<kind>-<uuid>`` with
+``uuid = uuid5(NAMESPACE_URL, "urn:evidence-registry:<registry id>:<kind>-<key>")``
+(``node_id``), where the key is the item's SHA-256 for a ``file``, the entry's ``seq``
+for an ``action``, and so on. Facets and hashes take the UUIDs case-utils gives them
+(``case_utils.inherent_uuid``): a facet's is derived from its owner's UUID and its
+class, a hash's from its method and value. Actors (``kb:identity-<uuid5(URL, actor)>``)
+and cases (``kb:investigation-<uuid5(URL, case)>``) keep their identifiers. The same
+registry therefore exports the same IRIs every time, so graphs from several exports
+merge.
+
+The graph conforms to ``case_validate`` (case-utils) with its default settings, against
+CASE 1.5.0: hash methods are ``xsd:string`` values of ``HashNameVocab``.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from registry.custody import ITEM_STORED
@@ -48,17 +61,33 @@ _HASHES = (("sha256", "SHA256"), ("sha1", "SHA1"), ("md5", "MD5"))
 def export_case(sel: Selection, out: OutDir, actor: str) -> list[Written]:
     graph = build_graph(sel)
     doc = {
-        "@context": {**CONTEXT, "kb": f"urn:evidence-registry:{sel.registry_id}:"},
+        "@context": {**CONTEXT, "kb": kb_namespace(sel.registry_id)},
         "@graph": graph,
     }
     data = json.dumps(doc, ensure_ascii=False, indent=2).encode("utf-8")
     return [out.write("case.jsonld", data=data)]
 
 
+def kb_namespace(registry_id: str) -> str:
+    """The IRI the ``kb:`` prefix stands for in an export of registry ``registry_id``."""
+    return f"urn:evidence-registry:{registry_id}:"
+
+
+def node_id(registry_id: str, kind: str, key: object) -> str:
+    """The compact IRI ``kb:<kind>-<uuid>`` of a node, e.g. ``node_id(rid, "file", sha)``;
+    the UUID (version 5) is derived from the registry, the kind and the key only."""
+    name = f"{kind}-{key}"
+    return f"kb:{kind}-{uuid.uuid5(uuid.NAMESPACE_URL, kb_namespace(registry_id) + name)}"
+
+
 def build_graph(sel: Selection) -> list[dict[str, Any]]:
     """The ``@graph`` nodes."""
     graph: list[dict[str, Any]] = []
-    tool_id = f"kb:tool-{TOOL_NAME}-{__version__}"
+
+    def nid(kind: str, key: object) -> str:
+        return node_id(sel.registry_id, kind, key)
+
+    tool_id = nid("tool", f"{TOOL_NAME}-{__version__}")
     graph.append(
         {
             "@id": tool_id,
@@ -77,12 +106,12 @@ def build_graph(sel: Selection) -> list[dict[str, Any]]:
                 {"@id": identities[who], "@type": "uco-identity:Identity", "uco-core:name": who}
             )
     for item in sel.items:
-        graph.extend(_file_nodes(item))
+        graph.extend(_file_nodes(item, nid))
     actions_of: dict[str, list[str]] = {}
     chosen = set(sel.shas)
     for ll in sel.lines:
         e = ll.entry
-        action_id = f"kb:action-{ll.seq}"
+        action_id = nid("action", ll.seq)
         node: dict[str, Any] = {
             "@id": action_id,
             "@type": "case-investigation:InvestigativeAction",
@@ -96,9 +125,9 @@ def build_graph(sel: Selection) -> list[dict[str, Any]]:
         subjects = [s for s in (e.get("sha256"), (e.get("details") or {}).get("match")) if s]
         known = [s for s in subjects if s in chosen]
         if known:
-            node["uco-action:object"] = [{"@id": f"kb:file-{s}"} for s in known]
+            node["uco-action:object"] = [{"@id": nid("file", s)} for s in known]
             if e.get("action") == ITEM_STORED:
-                node["uco-action:result"] = [{"@id": f"kb:file-{known[0]}"}]
+                node["uco-action:result"] = [{"@id": nid("file", known[0])}]
         for s in known:
             actions_of.setdefault(s, []).append(action_id)
         graph.append(node)
@@ -106,21 +135,21 @@ def build_graph(sel: Selection) -> list[dict[str, Any]]:
         sha = item["sha256"]
         graph.append(
             {
-                "@id": f"kb:provenance-record-{sha}",
+                "@id": nid("provenance-record", sha),
                 "@type": "case-investigation:ProvenanceRecord",
                 "case-investigation:exhibitNumber": sha,
                 "uco-core:description": "Chain of custody of the file, in log order",
-                "uco-core:object": [{"@id": f"kb:file-{sha}"}]
+                "uco-core:object": [{"@id": nid("file", sha)}]
                 + [{"@id": a} for a in actions_of.get(sha, [])],
             }
         )
     for pair in sel.neardups:
         graph.append(
             {
-                "@id": f"kb:relationship-neardup-{pair['query']}-{pair['match']}",
+                "@id": nid("relationship-neardup", f"{pair['query']}-{pair['match']}"),
                 "@type": "uco-core:Relationship",
-                "uco-core:source": {"@id": f"kb:file-{pair['query']}"},
-                "uco-core:target": {"@id": f"kb:file-{pair['match']}"},
+                "uco-core:source": {"@id": nid("file", pair["query"])},
+                "uco-core:target": {"@id": nid("file", pair["match"])},
                 "uco-core:kindOfRelationship": "Near_Duplicate_Of",
                 "uco-core:isDirectional": False,
                 "uco-core:description": (
@@ -137,18 +166,19 @@ def build_graph(sel: Selection) -> list[dict[str, Any]]:
                 "@type": "case-investigation:Investigation",
                 "uco-core:name": sel.case,
                 "case-investigation:focus": "Open-source and witness media",
-                "uco-core:object": [{"@id": f"kb:file-{s}"} for s in sel.shas]
-                + [{"@id": f"kb:provenance-record-{s}"} for s in sel.shas],
+                "uco-core:object": [{"@id": nid("file", s)} for s in sel.shas]
+                + [{"@id": nid("provenance-record", s)} for s in sel.shas],
             }
         )
     return graph
 
 
-def _file_nodes(item: dict[str, Any]) -> list[dict[str, Any]]:
+def _file_nodes(item: dict[str, Any], nid: Callable[[str, object], str]) -> list[dict[str, Any]]:
     sha = item["sha256"]
+    file_id = nid("file", sha)
     names = [s.get("original_name") for s in item.get("sightings") or [] if s.get("original_name")]
     file_facet: dict[str, Any] = {
-        "@id": f"kb:file-facet-{sha}",
+        "@id": _facet_id(file_id, "file-facet", "uco-observable:FileFacet"),
         "@type": "uco-observable:FileFacet",
         "uco-observable:sizeInBytes": _lit("xsd:integer", item.get("size")),
     }
@@ -157,15 +187,17 @@ def _file_nodes(item: dict[str, Any]) -> list[dict[str, Any]]:
         if "." in str(names[0]):
             file_facet["uco-observable:extension"] = str(names[0]).rsplit(".", 1)[1]
     content = {
-        "@id": f"kb:content-data-facet-{sha}",
+        "@id": _facet_id(file_id, "content-data-facet", "uco-observable:ContentDataFacet"),
         "@type": "uco-observable:ContentDataFacet",
         "uco-observable:mimeType": item.get("mime"),
         "uco-observable:sizeInBytes": _lit("xsd:integer", item.get("size")),
         "uco-observable:hash": [
             {
-                "@id": f"kb:hash-{alg}-{sha}",
+                "@id": _hash_id(alg, item[alg]),
                 "@type": "uco-types:Hash",
-                "uco-types:hashMethod": _lit("uco-vocabulary:HashNameVocab", name),
+                # A HashNameVocab member as a plain (xsd:string) literal, as UCO 1.4.0
+                # asks; one typed ``xsd:string`` would not match the vocabulary's check.
+                "uco-types:hashMethod": {"@value": name},
                 "uco-types:hashValue": _lit("xsd:hexBinary", item.get(alg)),
             }
             for alg, name in _HASHES
@@ -176,7 +208,9 @@ def _file_nodes(item: dict[str, Any]) -> list[dict[str, Any]]:
     if item.get("width") and item.get("height"):
         facets.append(
             {
-                "@id": f"kb:raster-picture-facet-{sha}",
+                "@id": _facet_id(
+                    file_id, "raster-picture-facet", "uco-observable:RasterPictureFacet"
+                ),
                 "@type": "uco-observable:RasterPictureFacet",
                 "uco-observable:pictureWidth": _lit("xsd:integer", item["width"]),
                 "uco-observable:pictureHeight": _lit("xsd:integer", item["height"]),
@@ -184,7 +218,7 @@ def _file_nodes(item: dict[str, Any]) -> list[dict[str, Any]]:
         )
     nodes: list[dict[str, Any]] = [
         {
-            "@id": f"kb:file-{sha}",
+            "@id": file_id,
             "@type": "uco-observable:File",
             "uco-core:name": str(names[0]) if names else sha,
             "uco-core:hasFacet": [{k: v for k, v in f.items() if v is not None} for f in facets],
@@ -192,14 +226,17 @@ def _file_nodes(item: dict[str, Any]) -> list[dict[str, Any]]:
     ]
     gps = (item.get("metadata") or {}).get("gps")
     if isinstance(gps, dict) and gps.get("lat") is not None and gps.get("lon") is not None:
+        location_id = nid("location", sha)
         nodes.append(
             {
-                "@id": f"kb:location-{sha}",
+                "@id": location_id,
                 "@type": "uco-location:Location",
                 "uco-core:description": "Where the file's own metadata says it was taken",
                 "uco-core:hasFacet": [
                     {
-                        "@id": f"kb:lat-long-facet-{sha}",
+                        "@id": _facet_id(
+                            location_id, "lat-long-facet", "uco-location:LatLongCoordinatesFacet"
+                        ),
                         "@type": "uco-location:LatLongCoordinatesFacet",
                         "uco-location:latitude": _lit("xsd:decimal", gps["lat"]),
                         "uco-location:longitude": _lit("xsd:decimal", gps["lon"]),
@@ -209,15 +246,30 @@ def _file_nodes(item: dict[str, Any]) -> list[dict[str, Any]]:
         )
         nodes.append(
             {
-                "@id": f"kb:relationship-location-{sha}",
+                "@id": nid("relationship-location", sha),
                 "@type": "uco-core:Relationship",
-                "uco-core:source": {"@id": f"kb:file-{sha}"},
-                "uco-core:target": {"@id": f"kb:location-{sha}"},
+                "uco-core:source": {"@id": file_id},
+                "uco-core:target": {"@id": location_id},
                 "uco-core:kindOfRelationship": "Mapped_Into",
                 "uco-core:isDirectional": True,
             }
         )
     return nodes
+
+
+def _facet_id(owner_id: str, kind: str, facet_class: str) -> str:
+    """``kb:<kind>-<uuid>`` of the facet of class ``facet_class`` (a compact IRI) of the
+    node ``owner_id``: case-utils' inherence UUID, ``uuid5(<owner's UUID>, <class IRI>)``
+    (``case_utils.inherent_uuid.get_facet_uriref``)."""
+    prefix, local = facet_class.split(":", 1)
+    return f"kb:{kind}-{uuid.uuid5(uuid.UUID(owner_id[-36:]), CONTEXT[prefix] + local)}"
+
+
+def _hash_id(alg: str, value: Any) -> str:
+    """``kb:hash-<uuid>`` of a hash, named by its method and value as case-utils names
+    hashes: ``uuid5(NAMESPACE_URL, "urn:hash::<alg>:<hex>")``
+    (``case_utils.inherent_uuid.hash_method_value_uuid``)."""
+    return f"kb:hash-{uuid.uuid5(uuid.NAMESPACE_URL, f'urn:hash::{alg}:{str(value).lower()}')}"
 
 
 def _describe(entry: dict[str, Any]) -> str:
