@@ -1,21 +1,60 @@
-"""Ingest: turn files into ``Extracted`` records. Pure: reads inputs, writes nothing."""
+"""Ingest: turn files into ``Extracted`` records. Pure: reads inputs, writes nothing.
 
-from ingest.batch import extract_all
-from ingest.errors import EvidenceError, IngestError
-from ingest.extraction import extract
+This is the face ``registry`` uses: every name it needs of ingest is exported here.
+One file: ``extraction.extract``; many: ``batch.extract_all`` (in this process, in
+supervised workers with per-file limits, or on an executor). Photos are handled in
+``ingest.photo``, videos in ``ingest.video``.
+"""
+
+from ingest.batch import JOBS, Limits, extract_all, supervised_extract
+from ingest.errors import EvidenceError, FileChanged, IngestError, UnreadableFile
+from ingest.extraction import extract, rehash_image, rehash_video
+from ingest.hashes import CHUNK, Digests, MultiHasher, read_chunks, sha256_file
+from ingest.photo import (
+    DIHEDRAL,
+    MAX_PIXELS,
+    Features,
+    decode_image,
+    features,
+    parse_thumb,
+    regions,
+    versions_tag,
+)
 from ingest.record import Extracted, display_path
 from ingest.sniff import Sniffed, sniff
+from ingest.video import FRAME_METHOD_VERSION
 from ingest.walk import WalkEntry, walk
 
 __all__ = [
+    "CHUNK",
+    "DIHEDRAL",
+    "FRAME_METHOD_VERSION",
+    "JOBS",
+    "MAX_PIXELS",
+    "Digests",
     "EvidenceError",
     "Extracted",
+    "Features",
+    "FileChanged",
     "IngestError",
+    "Limits",
+    "MultiHasher",
     "Sniffed",
+    "UnreadableFile",
     "WalkEntry",
+    "decode_image",
     "display_path",
     "extract",
     "extract_all",
+    "features",
+    "parse_thumb",
+    "read_chunks",
+    "regions",
+    "rehash_image",
+    "rehash_video",
+    "sha256_file",
     "sniff",
+    "supervised_extract",
+    "versions_tag",
     "walk",
 ]

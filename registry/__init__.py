@@ -15,7 +15,7 @@ Custody and exports (``docs/custody.md``)::
     export_items(reg, "bagit", "case-bag", case="UA-2022-031", actor="alice")
 """
 
-from ingest.errors import EvidenceError
+from ingest import EvidenceError
 from registry.core import Registry, init_registry
 from registry.custody.actors import create_actor_key, list_keys
 from registry.custody.checkpoint import make_checkpoint

@@ -29,8 +29,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from ingest.batch import Limits
-from ingest.photo.image import MAX_PIXELS
+from ingest import MAX_PIXELS, Limits
 from registry.custody import (
     INSTALLATION,
     CustodyLog,

@@ -4,7 +4,7 @@ input file. Each class's docstring is its message (see ``ingest.errors.EvidenceE
 
 from __future__ import annotations
 
-from ingest.errors import EvidenceError
+from ingest import EvidenceError
 
 
 class RegistryError(EvidenceError):

@@ -17,10 +17,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingest import Extracted, extract_all, walk
-from ingest.batch import Limits
-from ingest.errors import EvidenceError
-from ingest.photo.image import MAX_PIXELS
+from ingest import MAX_PIXELS, EvidenceError, Extracted, Limits, extract_all, walk
 from registry.custody import (
     ingest_failed,
     item_stored,

@@ -14,10 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ingest import Extracted, WalkEntry
-from ingest.batch import Limits, extract_all
-from ingest.photo.perceptual import versions_tag
-from ingest.video.frames import METHOD_VERSION as FRAME_METHOD_VERSION
+from ingest import FRAME_METHOD_VERSION, Extracted, Limits, WalkEntry, extract_all, versions_tag
 from registry.custody import hashes_updated, neardup_found, reindex_run
 from registry.session import Session
 from registry.similarity import MatchConfig, NearDuplicates

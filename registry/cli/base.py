@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from ingest.errors import EvidenceError
+from ingest import EvidenceError
 from registry.core import DEFAULT_ACTOR, Registry
 from registry.custody import set_invocation
 from registry.similarity import MatchConfig

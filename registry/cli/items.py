@@ -8,8 +8,7 @@ from typing import Any
 
 import click
 
-from ingest.batch import Limits
-from ingest.photo.image import MAX_PIXELS
+from ingest import MAX_PIXELS, Limits
 from registry.cli.base import (
     _dump,
     _match_summary,

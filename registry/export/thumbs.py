@@ -14,8 +14,7 @@ import io
 
 from PIL import Image
 
-from ingest.errors import EvidenceError
-from ingest.photo.image import decode_image
+from ingest import EvidenceError, decode_image
 
 #: Longest side of a thumbnail, in pixels.
 THUMB_SIZE = 240

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest.photo.perceptual import DIHEDRAL
+from ingest import DIHEDRAL
 from registry.similarity.frames import (
     BITS,
     TRANSFORM_NAMES,

@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest.photo.perceptual import DIHEDRAL
-from ingest.photo.thumb import parse_thumb
+from ingest import DIHEDRAL, parse_thumb
 
 #: What each dihedral variant means as an edit, said of the query relative to the match.
 TRANSFORM_NAMES = {

@@ -20,11 +20,7 @@ from typing import Any, Protocol
 
 from PIL import Image
 
-from ingest import Extracted, extract_all, walk
-from ingest.batch import Limits
-from ingest.errors import EvidenceError
-from ingest.photo.features import Features
-from ingest.photo.image import decode_image
+from ingest import EvidenceError, Extracted, Features, Limits, decode_image, extract_all, walk
 from registry.similarity.config import MatchConfig
 from registry.similarity.index import NearDupIndex
 from registry.similarity.photo import Match, Query, find_matches

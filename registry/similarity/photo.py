@@ -36,9 +36,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ingest.photo import features as feat
-from ingest.photo import regions
-from ingest.photo.perceptual import DIHEDRAL
+from ingest import DIHEDRAL, regions
+from ingest import features as feat
 from registry.similarity.config import MatchConfig
 from registry.similarity.index import NearDupIndex, PdqHit, parse_hex
 from registry.similarity.verification import ENLARGE_TO, Side, Verification, verify

@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ingest.photo.perceptual import DIHEDRAL
-from ingest.photo.thumb import parse_thumb
+from ingest import DIHEDRAL, parse_thumb
 from registry.similarity.frames import (
     BITS,
     FrameInput,

@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ingest.photo import features as feat
-from ingest.photo import regions
+from ingest import features as feat
+from ingest import regions
 from registry.similarity.config import MatchConfig
 
 

@@ -15,8 +15,15 @@ import os
 import stat
 from collections.abc import Iterator
 
-from ingest.errors import FileChanged, UnreadableFile
-from ingest.hashes import CHUNK, Digests, MultiHasher, read_chunks, sha256_file
+from ingest import (
+    CHUNK,
+    Digests,
+    FileChanged,
+    MultiHasher,
+    UnreadableFile,
+    read_chunks,
+    sha256_file,
+)
 from registry.errors import VaultError
 from registry.fsutil import fsync_dir
 
