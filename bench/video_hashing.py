@@ -2,7 +2,7 @@
 
 Makes 1280x720 30 fps H.264 test videos from the corpus's real footage (upscaled, with
 sensor-like grain, at typical social-media bit rates), then times
-``ingest.video_frames.hash_video_frames`` with one decoding thread, in CPU seconds of this
+``ingest.video.frames.hash_video_frames`` with one decoding thread, in CPU seconds of this
 process (so other load on the machine does not count), against each video's duration.
 Also times the corpus videos as they are, and the same work without the fast decoding
 settings (every frame decoded, deblocking on) for comparison. Each video is hashed

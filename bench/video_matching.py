@@ -3,8 +3,8 @@
 Builds queries from the shared corpus's real videos with PyAV (trim, a compilation of
 several sources with one clip twice, low-bitrate re-encode, resize, mirror, letterbox and
 pillarbox, a logo, all of them together, and the short ASL clips), hashes them and the
-originals with ``ingest.video_frames``, aligns every query against every original with
-``registry.video_align.align`` and reports, per edit type:
+originals with ``ingest.video.frames``, aligns every query against every original with
+``registry.similarity.align.align`` and reports, per edit type:
 
 - segment-level precision and recall as in VCSL (He et al., CVPR 2022): for each
   query/reference pair, the overlap of found and true segments measured along both time

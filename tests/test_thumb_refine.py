@@ -1,5 +1,5 @@
 """Thumbnails next to PDQ hashes (ingest.thumb) and the re-timing they allow
-(registry.thumb_refine): a still scene or a dominating overlay, where PDQ ties."""
+(registry.similarity.refine): a still scene or a dominating overlay, where PDQ ties."""
 
 from __future__ import annotations
 

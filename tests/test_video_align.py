@@ -1,4 +1,4 @@
-"""Temporal alignment of videos and stills found in videos (registry.video_align)."""
+"""Temporal alignment of videos and stills found in videos (registry.similarity.align)."""
 
 from __future__ import annotations
 

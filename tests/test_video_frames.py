@@ -1,4 +1,4 @@
-"""Frame sampling and per-frame hashes (ingest.video_frames, ingest.letterbox)."""
+"""Frame sampling and per-frame hashes (ingest.video.frames, ingest.letterbox)."""
 
 from __future__ import annotations
 

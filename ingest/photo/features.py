@@ -4,7 +4,7 @@ Whole-image hashes cannot follow a photo through a crop or a small rotation; loc
 features can, because each describes a small patch around a corner-like point, at its
 own scale and orientation. They serve twice: a few dozen spread-out descriptors are
 stored per item (``orb`` hash) so the index can vote for candidates, and the full set is
-matched between a query and each candidate to verify it (``registry.match``).
+matched between a query and each candidate to verify it (``registry.similarity.photo``).
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ values' bits.
   and a 16x16 greyscale thumbnail (``ingest.thumb``).
 - ``phash``: imagehash's 64-bit DCT hash (kept for comparison with other tools).
 - ``pdq_content``: PDQ of the photo inside borders, letterbox bars or a screenshot
-  (``ingest.regions``), tagged ``"region": "border" | "band"`` with its ``"box"``.
-- ``orb``: a few dozen ORB descriptors spread over the picture (``ingest.features``),
+  (``ingest.photo.regions``), tagged ``"region": "border" | "band"`` with its ``"box"``.
+- ``orb``: a few dozen ORB descriptors spread over the picture (``ingest.photo.features``),
   concatenated in ``"hex"``; they let the index find crops and small rotations.
 """
 
@@ -72,7 +72,7 @@ def pdq(picture: Image.Image) -> Hash:
     variants, quality = pdqhash.compute_dihedral(pixels)
     hexes = [bits_to_hex(v) for v in variants]
     # The thumbnail lets a photo found in a still scene be placed at its instant
-    # (``registry.thumb_refine``); PDQ alone matches the whole scene equally.
+    # (``registry.similarity.refine``); PDQ alone matches the whole scene equally.
     gray = cv2.cvtColor(np.ascontiguousarray(pixels), cv2.COLOR_RGB2GRAY)
     return {
         "alg": "pdq",

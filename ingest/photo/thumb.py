@@ -5,7 +5,7 @@ scene from another (a room where only a person moves), nor see past an overlay t
 dominates it (a logo and a caption strip). A 16x16 greyscale thumbnail (256 bytes, stored
 as 512 hex digits under ``"thumb"``) keeps the coarse layout of grey levels, so that once
 PDQ has found the scene, correlating thumbnails tells the instants apart
-(``registry.thumb_refine``). Thumbnails are compared by correlation, so a difference of
+(``registry.similarity.refine``). Thumbnails are compared by correlation, so a difference of
 brightness or contrast (a photo's full-range grey levels against a video's limited range)
 does not matter.
 """

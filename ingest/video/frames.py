@@ -1,7 +1,7 @@
 """Per-frame PDQ hashes of a video, with timestamps.
 
 This module owns turning a video file into the time series of frame hashes that video
-matching (``registry.video_align``) works on:
+matching (``registry.similarity.align``) works on:
 
 1. ``ingest.frame_sampling`` decodes the video once, cheaply, and keeps a frame every
    ``interval_s`` seconds, the first frame after each cut, and during fast motion every
@@ -165,7 +165,7 @@ _PARITY = np.where(np.arange(16) % 2, -1.0, 1.0)
 
 
 def dihedral_bits(dct: Any) -> np.ndarray:
-    """PDQ's 8 dihedral hashes (in ``ingest.perceptual.DIHEDRAL`` order) from its DCT.
+    """PDQ's 8 dihedral hashes (in ``ingest.photo.perceptual.DIHEDRAL`` order) from its DCT.
 
     Args:
         dct: The 256 DCT coefficients of ``pdqhash.compute_float`` (16x16, row major).

@@ -1,6 +1,6 @@
 """Decoding a video once and choosing which frames to keep, with their times.
 
-Owns the PyAV decode loop of ``ingest.video_frames``: the cheap decoder settings, the
+Owns the PyAV decode loop of ``ingest.video.frames``: the cheap decoder settings, the
 sampling rule (a regular grid, scene cuts, and every frame that changed enough during fast
 motion), the per-video limits (frame cap, time budget, keyframe fallback) and the upright,
 small greyscale pictures handed on for hashing. Pure: reads the one file it is given.
@@ -26,7 +26,7 @@ _LUMA_FIRST = frozenset(
     {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21"}
     | {"gray", "yuv411p", "yuv440p", "yuvj440p", "yuv410p"}
 )
-# Same pins as ingest.video_meta: a hostile file must not make probing unbounded.
+# Same pins as ingest.video.meta: a hostile file must not make probing unbounded.
 _OPEN_OPTIONS = {"probesize": "5000000", "analyzeduration": "5000000"}
 _TIMEOUT = (10.0, 5.0)
 # The thumbnail every decoded frame is compared through (width, height).

@@ -1,6 +1,6 @@
 """Thumbnails for reports: small JPEGs made from the vault's original bytes, as data URIs.
 
-Photos are decoded at reduced size with their orientation applied (``ingest.image``);
+Photos are decoded at reduced size with their orientation applied (``ingest.photo.image``);
 videos give one frame from about a tenth of the way in (past black lead-in frames),
 rotated as the container says. A file that does not decode gets no thumbnail (the
 report says so) rather than stopping the export.

@@ -1,6 +1,6 @@
 """Temporal alignment of videos by their frame hashes, and stills found in videos.
 
-Pure functions over frame-hash sequences (what ``ingest.video_frames`` stores in a record:
+Pure functions over frame-hash sequences (what ``ingest.video.frames`` stores in a record:
 PDQ hashes with a ``"t"`` key); nothing here reads files or the registry.
 
 ``align(query, candidate)`` finds where a query video's content appears in a candidate:
@@ -15,12 +15,12 @@ PDQ hashes with a ``"t"`` key); nothing here reads files or the registry.
    disagreeing frames (a logo or caption popping up). A segment needs ``min_frames``
    usable agreeing pairs. Several peaks give several segments: a compilation of several
    sources, or the same clip appearing twice.
-4. Each segment's offset is re-timed by the frames' thumbnails (``registry.thumb_refine``)
+4. Each segment's offset is re-timed by the frames' thumbnails (``registry.similarity.refine``)
    when other offsets are as close in PDQ (a still scene, a dominating overlay).
 
-``still_in_video(photo, frames)`` (from ``registry.still_match``, re-exported here) finds
+``still_in_video(photo, frames)`` (from ``registry.similarity.stills``, re-exported here) finds
 the times at which a photo, in any of its 8 dihedral variants, is a frame of a video.
-Frame sequences are parsed by ``registry.frame_seq.frame_sequence``; pass a parsed
+Frame sequences are parsed by ``registry.similarity.frames.frame_sequence``; pass a parsed
 ``FrameSeq`` to compare one video with many without parsing it again.
 """
 
@@ -89,7 +89,7 @@ class AlignParams:
         tolerance_s: Pairs this close to a peak's offset belong to it.
         max_miss: Consecutive disagreeing frames bridged inside a segment.
         merge_gap_s: Segments at the same offset this close are joined.
-        transforms: Dihedral variants of the query tried (``ingest.perceptual.DIHEDRAL``).
+        transforms: Dihedral variants of the query tried (``ingest.photo.perceptual.DIHEDRAL``).
         max_segments: Stop after this many segments.
     """
 

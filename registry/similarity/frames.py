@@ -1,7 +1,7 @@
 """Frame-hash sequences as arrays, for comparing videos' frames in bulk.
 
 Owns the conversion of stored frame hashes (PDQ records with a ``"t"`` key, see
-``ingest.video_frames``) into time-sorted +-1 bit matrices, all 8 dihedral variants
+``ingest.video.frames``) into time-sorted +-1 bit matrices, all 8 dihedral variants
 included, with the frames' thumbnails; and the Hamming distances between such matrices
 (one matrix product). Also the names of the dihedral variants as edits.
 """

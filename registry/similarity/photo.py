@@ -1,6 +1,6 @@
 """Near-duplicate matching: candidates from the hash index, then verification on pixels.
 
-The index (``registry.neardup``) proposes a handful of candidates: items whose PDQ is
+The index (``registry.similarity.index``) proposes a handful of candidates: items whose PDQ is
 close to one of the query's (whole picture or content box, in any of the 8 rotations and
 mirror images), and items that many of the query's ORB descriptors vote for (crops,
 small rotations, screenshots). Hashes alone cannot be trusted to say "same photo": two
