@@ -24,12 +24,11 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Executor
 from typing import Any
 
 from filelock import FileLock, Timeout
 
-from ingest import MAX_PIXELS, Limits
+from ingest import Limits
 from registry.custody import (
     INSTALLATION,
     CustodyLog,
@@ -233,38 +232,18 @@ class Registry:
         self,
         paths: Iterable[str | os.PathLike[str]],
         submission: Submission | None = None,
-        *,
-        config: MatchConfig | None = None,
-        workers: int = 1,
-        executor: Executor | None = None,
-        in_flight: int = 16,
-        max_pixels: int = MAX_PIXELS,
-        isolate: bool = False,
-        limits: Limits | None = None,
+        **options: Any,
     ) -> Iterator[IngestResult]:
         """Walk, extract and store files, yielding one result per input file.
 
         Extraction runs outside the lock (in supervised worker processes with per-file
         time and memory limits when ``workers > 1`` or ``isolate``, or on ``executor``);
         results are committed in batches, each batch one log append and one catalogue
-        write (``registry.ingesting``). A file whose bytes are already in the registry
-        adds a sighting only. ``config``: near-duplicate thresholds (default: the
-        calibrated ones). ``in_flight``: files submitted to ``executor`` at a time (about
-        twice its workers keeps a cluster busy; memory grows with it).
+        write. A file whose bytes are already in the registry adds a sighting only. The
+        options (``config``, ``workers``, ``executor``, ``in_flight``, ``max_pixels``,
+        ``isolate``, ``limits``) are those of ``registry.ingesting.iter_ingest``.
         """
-        return iter_ingest(
-            self,
-            self.near,
-            paths,
-            submission,
-            config=config,
-            workers=workers,
-            executor=executor,
-            in_flight=in_flight,
-            max_pixels=max_pixels,
-            isolate=isolate,
-            limits=limits,
-        )
+        return iter_ingest(self, self.near, paths, submission, **options)
 
     @property
     def near(self) -> NearDuplicates:

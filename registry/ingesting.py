@@ -111,8 +111,22 @@ def iter_ingest(
     isolate: bool = False,
     limits: Limits | None = None,
 ) -> Iterator[IngestResult]:
-    """Walk, extract and store files, yielding one result per input file (see
-    ``Registry.iter_ingest``)."""
+    """Walk, extract and store files, yielding one result per input file.
+
+    Args:
+        reg: The registry.
+        near: Its near-duplicate index and matcher.
+        paths: Files and folders.
+        submission: Who submits them and what they claim.
+        config: Near-duplicate thresholds (default: the calibrated ones).
+        workers: Extraction processes (``ingest.extract_all``).
+        executor: A ``concurrent.futures.Executor`` to extract on instead (a cluster).
+        in_flight: Files submitted to ``executor`` at a time (about twice its workers
+            keeps a cluster busy; memory grows with it).
+        max_pixels: Refuse images with more pixels than this.
+        isolate: Supervised worker processes even for one worker.
+        limits: Per-file time and memory limits of supervised workers.
+    """
     submission = submission or Submission()
     config = config or MatchConfig()
     records = extract_all(

@@ -21,6 +21,7 @@ from registry.cli.base import (
 )
 from registry.core import init_registry
 from registry.ingesting import Submission
+from registry.schema import FIRST_SEEN_FIELDS
 from registry.similarity import MatchConfig
 
 
@@ -209,13 +210,7 @@ def _format_item(item: dict[str, Any]) -> str:
             lines.append(f"  {key:<22}{_dump(value) if isinstance(value, dict) else value}")
     first = item.get("first_seen") or {}
     lines.append("first seen")
-    for key in (
-        "observed_at",
-        "observed_by",
-        "claimed_posted_at",
-        "claimed_source_url",
-        "captured_at",
-    ):
+    for key in FIRST_SEEN_FIELDS:
         lines.append(f"  {key:<22}{first.get(key) or '-'}")
     near = item.get("near_duplicates") or []
     if near:

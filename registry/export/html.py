@@ -18,6 +18,7 @@ from registry.custody import summarize
 from registry.export.gather import Selection, clusters
 from registry.export.safepath import OutDir, Written
 from registry.export.thumbs import thumbnail
+from registry.schema import FIRST_SEEN_FIELDS
 from registry.version import __version__
 
 _STYLE = """
@@ -130,13 +131,7 @@ def _item(item: dict[str, Any], thumbs: dict[str, str | None], sel: Selection) -
                     else str(value),
                 )
             )
-    for key in (
-        "observed_at",
-        "observed_by",
-        "claimed_posted_at",
-        "claimed_source_url",
-        "captured_at",
-    ):
+    for key in FIRST_SEEN_FIELDS:
         rows.append((f"first seen: {key}", first.get(key) or "-"))
     rows.append(("Cases", ", ".join(item.get("cases") or []) or "-"))
     html = [

@@ -18,6 +18,7 @@ from typing import Any
 
 from registry.export.gather import Selection
 from registry.export.safepath import OutDir, Written
+from registry.schema import DESCRIPTION_FIELDS, FIRST_SEEN_FIELDS
 
 CUSTODY_COLUMNS = (
     "seq",
@@ -34,26 +35,15 @@ CUSTODY_COLUMNS = (
     "key",
     "sig",
 )
+#: One row per item: its description, what the file says, what was seen and claimed first.
 ITEM_COLUMNS = (
-    "sha256",
-    "sha1",
-    "md5",
-    "size",
-    "media_type",
-    "mime",
-    "format",
-    "width",
-    "height",
-    "duration_s",
+    *DESCRIPTION_FIELDS,
     "captured_at",
     "make",
     "model",
     "gps_lat",
     "gps_lon",
-    "observed_at",
-    "observed_by",
-    "claimed_posted_at",
-    "claimed_source_url",
+    *FIRST_SEEN_FIELDS[:4],
     "cases",
     "original_names",
     "source_urls",
@@ -104,16 +94,13 @@ def item_row(item: dict[str, Any]) -> dict[str, Any]:
     first = item.get("first_seen") or {}
     sightings = item.get("sightings") or []
     return {
-        **{k: item.get(k) for k in ITEM_COLUMNS[:10]},
+        **{k: item.get(k) for k in DESCRIPTION_FIELDS},
         "captured_at": meta.get("captured_at"),
         "make": meta.get("make"),
         "model": meta.get("model"),
         "gps_lat": gps.get("lat") if isinstance(gps, dict) else None,
         "gps_lon": gps.get("lon") if isinstance(gps, dict) else None,
-        "observed_at": first.get("observed_at"),
-        "observed_by": first.get("observed_by"),
-        "claimed_posted_at": first.get("claimed_posted_at"),
-        "claimed_source_url": first.get("claimed_source_url"),
+        **{k: first.get(k) for k in FIRST_SEEN_FIELDS[:4]},
         "cases": "; ".join(item.get("cases") or []),
         "original_names": "; ".join(
             dict.fromkeys(str(s.get("original_name") or "") for s in sightings)
