@@ -7,7 +7,13 @@ supervised workers with per-file limits, or on an executor). Photos are handled 
 """
 
 from ingest.batch import JOBS, Limits, extract_all, supervised_extract
-from ingest.errors import EvidenceError, FileChanged, IngestError, UnreadableFile
+from ingest.errors import (
+    EvidenceError,
+    FileChanged,
+    IngestError,
+    PictureTooSmall,
+    UnreadableFile,
+)
 from ingest.extraction import extract, rehash_image, rehash_video
 from ingest.hashes import CHUNK, Digests, MultiHasher, read_chunks, sha256_file
 from ingest.photo import (
@@ -39,6 +45,7 @@ __all__ = [
     "IngestError",
     "Limits",
     "MultiHasher",
+    "PictureTooSmall",
     "Sniffed",
     "UnreadableFile",
     "WalkEntry",

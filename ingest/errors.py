@@ -92,3 +92,7 @@ class LowFrameRate(EvidenceError):
 
 class FrameDecodeErrors(EvidenceError):
     """Some video packets could not be decoded; their frames are missing."""
+
+
+class PictureTooSmall(EvidenceError):
+    """Picture is too small for this step; the step was skipped."""

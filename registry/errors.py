@@ -57,3 +57,14 @@ class ProofError(RegistryError):
 
 class KeyExists(RegistryError):
     """Actor already has a key in this registry."""
+
+
+class StepFailed(RegistryError):
+    """A step failed on this file; the file was stored without it."""
+
+    @classmethod
+    def because(cls, exc: BaseException, step: str = "") -> StepFailed:
+        """The failure of ``step`` by ``exc``, described in one line."""
+        text = " ".join(str(exc).split())[:300]
+        why = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        return cls(f"{step}: {why}" if step else why)

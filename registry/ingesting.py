@@ -25,6 +25,7 @@ from registry.custody import (
     neardup_found,
     sighting_added,
 )
+from registry.errors import StepFailed
 from registry.schema import STORED_FIELDS
 from registry.session import Session
 from registry.similarity import MatchConfig, NearDuplicates
@@ -80,6 +81,11 @@ class IngestResult:
     warnings: list[dict[str, str]] = field(default_factory=list)
     #: New items only: the registered items this one is a near-duplicate of.
     near_duplicates: list[dict[str, Any]] | None = None
+
+    @property
+    def failed_steps(self) -> list[dict[str, str]]:
+        """Warnings of steps that failed on this file (it was stored without them)."""
+        return [w for w in self.warnings if w.get("code") == StepFailed.__name__]
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -158,52 +164,37 @@ def commit(
     config: MatchConfig,
 ) -> list[IngestResult]:
     """Store one batch of records under the writer lock: one log append, one catalogue
-    write. A file whose bytes are already in the registry adds a sighting only."""
+    write. A file whose bytes are already in the registry adds a sighting only.
+
+    Every per-file step is contained: a step that fails on one file (its near-duplicate
+    search, say) becomes a ``StepFailed`` warning on that file, stored with it, and the
+    rest of the batch commits.
+    """
     with reg.writing(sub.actor) as catalog:
-        events: list[dict[str, Any]] = []
         results: list[IngestResult] = []
         staged: list[str] = []
-        new_recs: list[Extracted] = []
         for rec in batch:
-            result = IngestResult(
-                rec.path,
-                "error",
-                rec.sha256,
-                rec.media_type,
-                name=rec.name,
-                size=rec.size,
-                warnings=rec.warnings,
-            )
-            results.append(result)
             sha = rec.sha256
-            if rec.ok and sha is not None and sha not in catalog and sha not in staged:
-                try:
-                    reg.vault.stage(rec.source or rec.path, sha)
-                except EvidenceError as exc:
-                    rec.error = {"code": exc.code, "message": exc.message}
-                else:
-                    staged.append(sha)
-                    new_recs.append(rec)
-                    result.status = "new"
-                    events += _new_item_events(rec, sub, reg.vault.relpath(sha))
-                    continue
-            if rec.ok and sha is not None:
-                result.status = "known"
+            fresh = rec.ok and sha is not None and sha not in catalog and sha not in staged
+            if fresh and _stage(reg, rec):
+                staged.append(sha or "")
+                results.append(_result(rec, "new"))
+                continue
+            results.append(_result(rec, "known" if rec.ok and rec.sha256 else "error"))
+        new = [rec for rec, res in zip(batch, results, strict=True) if res.status == "new"]
+        found = _near_duplicates_of(near, new, config)
+        events: list[dict[str, Any]] = []
+        for rec, result in zip(batch, results, strict=True):
+            if result.status == "new":
+                events += _new_item_events(rec, sub, reg.vault.relpath(rec.sha256 or ""))
+                result.near_duplicates = found.get(rec.sha256 or "", [])
+            elif result.status == "known":
                 events.append(_sighting(rec, sub))
             else:
-                error = rec.error or {"code": "InternalError", "message": "no record"}
-                result.media_type = None
-                result.error = f"{error['message']}"
-                result.error_code = error["code"]
-                details = {
-                    "path": rec.path,
-                    "name": rec.name,
-                    "size": rec.size,
-                    **sub.claims(),
-                    "error": error,
-                }
-                events.append(ingest_failed(sub.actor, sha, details))
-        events += _near_duplicates_of(near, new_recs, results, sub.actor, config)
+                events.append(_failed(rec, sub))
+        for rec in new:
+            sha = rec.sha256 or ""
+            events += [neardup_found(sub.actor, sha, m) for m in found.get(sha, [])]
         reg.record(events)
         for sha in staged:
             reg.vault.commit(sha)
@@ -212,34 +203,65 @@ def commit(
     return results
 
 
+def _stage(reg: Session, rec: Extracted) -> bool:
+    """Copy a new file into staging; on failure the record gets its error."""
+    try:
+        reg.vault.stage(rec.source or rec.path, rec.sha256 or "")
+    except EvidenceError as exc:
+        rec.error = {"code": exc.code, "message": exc.message}
+        return False
+    return True
+
+
+def _result(rec: Extracted, status: str) -> IngestResult:
+    result = IngestResult(
+        rec.path,
+        status,
+        rec.sha256,
+        rec.media_type,
+        name=rec.name,
+        size=rec.size,
+        warnings=rec.warnings,
+    )
+    if status == "error":
+        error = rec.error or {"code": "InternalError", "message": "no record"}
+        result.media_type = None
+        result.error = f"{error['message']}"
+        result.error_code = error["code"]
+    return result
+
+
+def _failed(rec: Extracted, sub: Submission) -> dict[str, Any]:
+    details = {
+        "path": rec.path,
+        "name": rec.name,
+        "size": rec.size,
+        **sub.claims(),
+        "error": rec.error or {"code": "InternalError", "message": "no record"},
+    }
+    return ingest_failed(sub.actor, rec.sha256, details)
+
+
 def _near_duplicates_of(
-    near: NearDuplicates,
-    recs: list[Extracted],
-    results: list[IngestResult],
-    actor: str,
-    config: MatchConfig,
-) -> list[dict[str, Any]]:
-    """``neardup.found`` events for freshly staged items; fills their results' matches.
+    near: NearDuplicates, recs: list[Extracted], config: MatchConfig
+) -> dict[str, list[dict[str, Any]]]:
+    """The near-duplicates of freshly staged items, by sha256.
 
     Each item is matched against the registry and the items before it in the batch, then
-    added to the index.
+    added to the index. A search that fails on one item is a ``StepFailed`` warning on
+    that item (it is stored without its near-duplicates); the others go on.
     """
-    events: list[dict[str, Any]] = []
     found: dict[str, list[dict[str, Any]]] = {}
     batch: dict[str, dict[str, Any]] = {}
     try:
         for rec in recs:
             sha = rec.sha256 or ""
-            picture = features = None
-            if rec.media_type == "image" and rec.hashes:
-                # The worker's decode of these very bytes (checked against the vault
-                # copy's hash), else the vault copy decoded again.
-                features = rec.features if rec.picture is not None else None
-                picture = rec.picture or near.picture(sha)
-            rec.picture = rec.features = None
-            matches = near.matches(rec, picture, config, [sha], batch, features)
-            found[sha] = matches
-            events += [neardup_found(actor, sha, m) for m in matches]
+            try:
+                found[sha] = _matches_of(near, rec, config, batch)
+            except Exception as exc:  # one file's search must not sink the batch
+                rec.warn("near_duplicates", StepFailed.because(exc))
+            finally:
+                rec.picture = rec.features = None
             batch[sha] = {
                 "media_type": rec.media_type,
                 "hashes": rec.hashes,
@@ -249,10 +271,20 @@ def _near_duplicates_of(
     except BaseException:
         near.forget()  # the index may hold items that will not be committed
         raise
-    for result in results:
-        if result.status == "new" and result.sha256 in found:
-            result.near_duplicates = found[result.sha256]
-    return events
+    return found
+
+
+def _matches_of(
+    near: NearDuplicates, rec: Extracted, config: MatchConfig, batch: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    sha = rec.sha256 or ""
+    picture = features = None
+    if rec.media_type == "image" and rec.hashes:
+        # The worker's decode of these very bytes (checked against the vault copy's
+        # hash), else the vault copy decoded again.
+        features = rec.features if rec.picture is not None else None
+        picture = rec.picture or near.picture(sha)
+    return near.matches(rec, picture, config, [sha], batch, features)
 
 
 def _sighting(rec: Extracted, sub: Submission) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from ingest import FRAME_METHOD_VERSION, Extracted, Limits, WalkEntry, extract_all, versions_tag
 from registry.custody import hashes_updated, neardup_found, reindex_run
+from registry.errors import StepFailed
 from registry.session import Session
 from registry.similarity import MatchConfig, NearDuplicates
 
@@ -76,7 +77,8 @@ def reindex(
     _log(reg, actor, pending)
     summary["rehashed"] = len(rehashed)
     if find and rehashed:
-        summary["near_duplicates"] = _find_among(reg, near, rehashed, actor, config)
+        failed = summary["failed"]
+        summary["near_duplicates"] = _find_among(reg, near, rehashed, actor, config, failed)
     with reg.writing(actor):
         failed = summary["failed"]
         details = {**summary, "failed": failed[:100], "thresholds": config.to_dict()}
@@ -146,9 +148,15 @@ def _log(reg: Session, actor: str, pending: list[dict[str, Any]]) -> None:
 
 
 def _find_among(
-    reg: Session, near: NearDuplicates, shas: list[str], actor: str, config: MatchConfig
+    reg: Session,
+    near: NearDuplicates,
+    shas: list[str],
+    actor: str,
+    config: MatchConfig,
+    failed: list[dict[str, Any]],
 ) -> int:
-    """Log near-duplicate pairs of ``shas`` not yet known; returns how many."""
+    """Log near-duplicate pairs of ``shas`` not yet known; returns how many. An item
+    whose search fails is added to ``failed``; the others go on."""
     total = 0
     logged: set[frozenset[str]] = set()  # pairs found in this run, either way round
     for start in range(0, len(shas), REINDEX_BATCH):
@@ -157,7 +165,13 @@ def _find_among(
             for sha in shas[start : start + REINDEX_BATCH]:
                 doc = catalog.get(sha) or {}
                 known = {p["sha256"] for p in doc.get("near_duplicates") or []}
-                for m in near.stored_matches(doc, config, exclude=[sha, *known]):
+                try:
+                    found = near.stored_matches(doc, config, exclude=[sha, *known])
+                except Exception as exc:  # one item's search must not stop the run
+                    why = StepFailed.because(exc, "near-duplicate search").message
+                    failed.append({"sha256": sha, "error": why})
+                    continue
+                for m in found:
                     if frozenset((sha, m["sha256"])) not in logged:
                         logged.add(frozenset((sha, m["sha256"])))
                         events.append(neardup_found(actor, sha, m))

@@ -15,10 +15,15 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ingest.errors import PictureTooSmall
+
 #: Descriptors stored per item in the index: enough to survive a 30 % crop.
 STORED_DESCRIPTORS = 64
 #: Features detected for voting and verification.
 QUERY_FEATURES = 800
+#: Pictures narrower or lower than this have no room for a keypoint: ORB leaves 15 px
+#: at each edge and describes 31 px patches, so detection is skipped (``PictureTooSmall``).
+MIN_SIDE = 32
 #: Spread descriptors a query brings to the vote (per orientation).
 QUERY_VOTES = 300
 #: Grid used to spread the stored descriptors over the picture.
@@ -47,10 +52,21 @@ def gray(picture: Image.Image | np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+def too_small(size: tuple[int, int]) -> bool:
+    """Whether a ``(width, height)`` picture is too small for ORB (see ``MIN_SIDE``)."""
+    return min(size) < MIN_SIDE
+
+
 def detect(picture: Image.Image | np.ndarray, n: int = QUERY_FEATURES) -> Features:
-    """ORB keypoints and descriptors, strongest first."""
+    """ORB keypoints and descriptors, strongest first.
+
+    Raises:
+        PictureTooSmall: The picture is under ``MIN_SIDE`` pixels on a side.
+    """
     g = gray(picture)
     height, width = g.shape
+    if too_small((width, height)):
+        raise PictureTooSmall(f"{width}x{height} px; ORB needs {MIN_SIDE} px a side")
     orb = cv2.ORB_create(
         nfeatures=n,
         scaleFactor=1.3,

@@ -20,11 +20,15 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from ingest.errors import PictureTooSmall
+
 Box = tuple[float, float, float, float]
 FULL: Box = (0.0, 0.0, 1.0, 1.0)
 
 #: Work on a copy this small: borders are large features.
 ANALYSIS_SIZE = 256
+#: Pictures smaller than this on a side are not searched for borders or bands.
+MIN_PICTURE_SIDE = 16
 #: A pixel differs from the background colour when a channel differs by more than this.
 COLOUR_TOLERANCE = 24
 #: A border line may hold this fraction of differing pixels (noise, JPEG ringing).
@@ -113,7 +117,14 @@ def _framed(content: np.ndarray, start: int, end: int) -> bool:
 
 def content_boxes(picture: Image.Image) -> list[tuple[str, Box]]:
     """The distinct content boxes worth hashing on their own, as ``(kind, box)`` with
-    kind ``"border"`` or ``"band"`` (often none)."""
+    kind ``"border"`` or ``"band"`` (often none).
+
+    Raises:
+        PictureTooSmall: Under ``MIN_SIDE`` pixels on a side: no room for a frame.
+    """
+    if min(picture.size) < MIN_PICTURE_SIDE:
+        size = f"{picture.width}x{picture.height} px"
+        raise PictureTooSmall(f"{size}; content boxes need {MIN_PICTURE_SIDE} px a side")
     boxes: list[tuple[str, Box]] = []
     differs = _differs(_small(picture))  # one analysis serves both finders
     for kind, finder in (("border", _border), ("band", _band)):

@@ -45,11 +45,16 @@ def export_(
     Example: evidence export --format bagit --out ua031-bag --case UA-031
     """
     result = export(_open(ctx), fmt, out, refs=refs, case=case, actor=actor)
+    for w in result.warnings:  # a step that failed on one item: exit code 1 below
+        click.echo(f"warning: {w['sha256'][:16]} {w['step']}: {w['message']}", err=True)
     if as_json:
         click.echo(_dump(result.to_dict()))
-        return
-    click.echo(f"{len(result.items)} items, {len(result.files)} files -> {result.out}")
-    if result.checkpoint:
-        click.echo(f"checkpoint size {result.checkpoint['size']} root {result.checkpoint['root']}")
-    click.echo(f"logged as entry {result.seq}", err=True)
+    else:
+        click.echo(f"{len(result.items)} items, {len(result.files)} files -> {result.out}")
+        if result.checkpoint:
+            cp = result.checkpoint
+            click.echo(f"checkpoint size {cp['size']} root {cp['root']}")
+        click.echo(f"logged as entry {result.seq}", err=True)
     sys.stdout.flush()
+    if result.warnings:
+        sys.exit(1)

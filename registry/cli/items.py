@@ -112,6 +112,7 @@ def ingest(
         raise click.BadParameter(str(exc), param_hint="--posted-at") from exc
     reg = _open(ctx, create=True, actor=actor)
     counts = {"new": 0, "known": 0, "error": 0}
+    incomplete = 0
     # A bar only where someone watches: never into logs or pipes.
     show_bar = sys.stderr.isatty()
     from tqdm import tqdm
@@ -124,6 +125,7 @@ def ingest(
             paths, sub, config=thresholds, workers=workers, isolate=True, limits=limits
         ):
             counts[result.status] += 1
+            incomplete += bool(result.failed_steps)
             bar.update(1)
             if as_json:
                 line = _dump(result.to_dict())
@@ -134,13 +136,17 @@ def ingest(
                 line = f"{result.status:<6} {result.sha256[:16]}  {kind:<5}  {result.path}"
                 for m in result.near_duplicates or []:
                     line += f"\n       near-duplicate of {m['sha256'][:16]}  {_match_summary(m)}"
+                for w in result.failed_steps:
+                    line += f"\n       step failed: {w['step']}: {w['message']}"
             bar.clear() if not bar.disable else None
             click.echo(line)
+    partly = f", {incomplete} stored with a failed step" if incomplete else ""
     click.echo(
-        f"{counts['new']} new, {counts['known']} known, {counts['error']} failed -> {reg.root}",
+        f"{counts['new']} new, {counts['known']} known, {counts['error']} failed{partly}"
+        f" -> {reg.root}",
         err=True,
     )
-    if counts["error"]:
+    if counts["error"] or incomplete:
         sys.exit(1)
 
 

@@ -77,6 +77,8 @@ class ExportResult:
     files: list[Written] = field(default_factory=list)
     checkpoint: dict[str, Any] | None = None
     seq: int = 0
+    #: Steps that failed on single items (the export went on without them).
+    warnings: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +88,7 @@ class ExportResult:
             "files": [{"path": w.rel, "size": w.size, "sha256": w.sha256} for w in self.files],
             "checkpoint": self.checkpoint,
             "seq": self.seq,
+            "warnings": self.warnings,
         }
 
 
@@ -131,10 +134,14 @@ def export(
         "file_count": len(files),
         "checkpoint": {"size": checkpoint.size, "root": checkpoint.root} if checkpoint else None,
     }
+    if sel.warnings:
+        details["warnings"] = sel.warnings[:100]
     with reg.writing(actor):
         [entry] = reg.record([export_made(actor, details)])
         reg.save()
-    return ExportResult(fmt, folder.root, shas, files, details["checkpoint"], entry["seq"])
+    return ExportResult(
+        fmt, folder.root, shas, files, details["checkpoint"], entry["seq"], sel.warnings
+    )
 
 
 def _covering_checkpoint(reg: Session, shas: list[str], case: str | None, actor: str) -> Checkpoint:

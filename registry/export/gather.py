@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from registry.custody import KEY_CREATED, NEARDUP_FOUND, REGISTRY_CREATED
-from registry.errors import ItemNotFound
+from registry.errors import ItemNotFound, StepFailed
 from registry.schema import present
 
 if TYPE_CHECKING:
@@ -49,6 +49,13 @@ class Selection:
     neardups: list[dict[str, Any]] = field(default_factory=list)
     #: The keys that signed the lines: ``{key id: {"actor", "pem"}}``.
     public_keys: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Steps that failed on one item while writing (``{"sha256", "step", "message"}``):
+    #: the export goes on without them and says so in its custody entry.
+    warnings: list[dict[str, str]] = field(default_factory=list)
+
+    def warn(self, sha256: str, step: str, exc: BaseException) -> None:
+        message = StepFailed.because(exc).detail
+        self.warnings.append({"sha256": sha256, "step": step, "message": message})
 
     @property
     def shas(self) -> list[str]:

@@ -60,12 +60,14 @@ def export_html(sel: Selection, out: OutDir, vault_path: Any, generated_at: str)
 def render(sel: Selection, vault_path: Any, generated_at: str) -> str:
     """The report as HTML text."""
     by_sha = {item["sha256"]: item for item in sel.items}
-    thumbs = {
-        sha: thumbnail(
-            vault_path(sha), item.get("media_type"), (item.get("metadata") or {}).get("rotation")
-        )
-        for sha, item in by_sha.items()
-    }
+    thumbs: dict[str, str | None] = {}
+    for sha, item in by_sha.items():
+        rotation = (item.get("metadata") or {}).get("rotation")
+        try:
+            thumbs[sha] = thumbnail(vault_path(sha), item.get("media_type"), rotation)
+        except Exception as exc:  # a decoder failing on one file costs its thumbnail only
+            thumbs[sha] = None
+            sel.warn(sha, "thumbnail", exc)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -94,7 +96,11 @@ def render(sel: Selection, vault_path: Any, generated_at: str) -> str:
         "</ol>",
     ]
     for item in sel.items:
-        parts.append(_item(item, thumbs, sel))
+        try:
+            parts.append(_item(item, thumbs, sel))
+        except Exception as exc:  # one item that cannot be shown must not lose the report
+            sel.warn(item["sha256"], "html", exc)
+            parts.append(_unrendered(item["sha256"], sel.warnings[-1]["message"]))
     parts.append(_clusters(sel, thumbs, by_sha))
     parts.append("<h2>Custody timeline</h2>")
     parts.append(_timeline([ll.entry for ll in sel.lines]))
@@ -192,6 +198,14 @@ def _item(item: dict[str, Any], thumbs: dict[str, str | None], sel: Selection) -
     html.append(_timeline(sel.entries_about(sha)))
     html.append("</section>")
     return "\n".join(html)
+
+
+def _unrendered(sha: str, why: str) -> str:
+    return (
+        f'<section class="item" id="item-{_e(sha)}"><h3><code>{_e(sha)}</code></h3>'
+        f"<p>This item could not be shown here ({_e(why)}); the other export formats "
+        "and the custody log hold all of its data.</p></section>"
+    )
 
 
 def _clusters(

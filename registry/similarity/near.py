@@ -20,7 +20,17 @@ from typing import Any, Protocol
 
 from PIL import Image
 
-from ingest import EvidenceError, Extracted, Features, Limits, decode_image, extract_all, walk
+from ingest import (
+    EvidenceError,
+    Extracted,
+    Features,
+    Limits,
+    PictureTooSmall,
+    decode_image,
+    extract_all,
+    walk,
+)
+from registry.errors import StepFailed
 from registry.similarity.config import MatchConfig
 from registry.similarity.index import NearDupIndex
 from registry.similarity.photo import Match, Query, find_matches
@@ -149,6 +159,10 @@ class NearDuplicates:
         photo: list[dict[str, Any]] = []
         if picture is not None:
             query = Query(picture, rec.hashes, features)
+            if not query.verifiable:
+                size = f"{picture.width}x{picture.height} px"
+                why = f"{size}; matched by hash alone, without ORB votes or pixel checks"
+                rec.warn("near_duplicates.verification", PictureTooSmall(why))
             photo = [m.to_dict() for m in self._find(query, config, exclude=exclude)]
         skip = set(exclude)
         found = [m for m in self._with_video(rec, photo, batch) if m["sha256"] not in skip]
@@ -226,14 +240,18 @@ class NearDuplicates:
             if rec.error is not None:
                 out["error"] = rec.error["message"]
                 out["error_code"] = rec.error["code"]
-            elif rec.media_type == "video":
-                out["matches"] = self._with_video(rec, [], {})
-            elif rec.picture is None:
+            elif rec.media_type == "image" and rec.picture is None:
                 out["error"] = "the photo's picture could not be hashed"
                 out["error_code"] = "CorruptMedia"
             else:
-                out["matches"] = self.matches(
-                    rec, rec.picture, config, [rec.sha256 or ""], {}, rec.features
-                )
+                try:
+                    out["matches"] = self.matches(
+                        rec, rec.picture, config, [rec.sha256 or ""], {}, rec.features
+                    )
+                except Exception as exc:  # one file's search must not stop the others
+                    failed = StepFailed.because(exc, "near-duplicate search")
+                    out["error"], out["error_code"] = failed.message, failed.code
+            if rec.warnings:
+                out["warnings"] = rec.warnings
             yield out
         self.save()

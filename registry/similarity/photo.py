@@ -95,6 +95,12 @@ class Query:
     _mirrored: Side | None = None
 
     @property
+    def verifiable(self) -> bool:
+        """Whether the picture is large enough for ORB votes and pixel verification
+        (``ingest.photo.features.MIN_SIDE``); a smaller one is matched by hash only."""
+        return not feat.too_small(self.picture.size)
+
+    @property
     def side(self) -> Side:
         if self._side is None:
             self._side = Side.of(self.picture, self.features)
@@ -123,7 +129,10 @@ class Query:
     def orb_sets(self) -> list[tuple[bool, np.ndarray]]:
         """Descriptor sets for voting, each ``(mirrored, descriptors)``: the query's and
         its mirror image's, and the same for the photo inside its borders or screenshot,
-        enlarged, because a small photo in a large frame yields too few features."""
+        enlarged, because a small photo in a large frame yields too few features.
+        None when the picture is too small to have features."""
+        if not self.verifiable:
+            return []
         sets = [
             (False, feat.spread(self.side.features, feat.QUERY_VOTES).descriptors),
             (True, feat.spread(self.mirrored.features, feat.QUERY_VOTES).descriptors),
@@ -137,6 +146,8 @@ class Query:
                 size = (round(inner.width * scale), round(inner.height * scale))
                 inner = inner.resize(size, Image.Resampling.BICUBIC)
             g = feat.gray(inner)
+            if feat.too_small((g.shape[1], g.shape[0])):
+                return sets  # a sliver of a photo: the whole picture's sets only
             for mirrored, arr in ((False, g), (True, np.ascontiguousarray(g[:, ::-1]))):
                 found = feat.spread(feat.detect(arr), feat.QUERY_VOTES)
                 sets.append((mirrored, found.descriptors))
@@ -227,11 +238,12 @@ def find_matches(
         other = cache.get(sha) if cache is not None else None
         if other is None:
             picture = load(sha)
-            other = Side.of(picture) if picture is not None else None
+            too_small = picture is None or feat.too_small(picture.size)
+            other = Side.of(picture) if not too_small else None
             if other is not None and cache is not None:
                 cache[sha] = other
         v: Verification | None = None
-        if other is not None:
+        if other is not None and query.verifiable:
             prefer_mirror = cand.mirrored_votes > cand.votes or (
                 cand.variant is not None
                 and VARIANT_TRANSFORM[cand.variant] != "identity"
