@@ -11,19 +11,18 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from registry import Registry, Submission
-from registry.custody.actors import create_actor_key
-from registry.custody.checkpoint import make_checkpoint
+from registry import Registry
 from registry.custody.keys import Signer
 from registry.custody.log import canonical, entry_hash, signed_message
-from registry.custody.notes import add_note
 from registry.store.catalog import rebuild as rebuild_catalog
 from registry.verify import check
-from tests.conftest import run_cli, write_jpeg
+from support.cli import run_cli
+from support.tamper import build_registry, flip, log_lines, write_lines
 
-#: The fixture's log: 1 registry.created, 2 key.created (alice), 3-11 three photos
-#: (item.stored, metadata.extracted, sighting.added each), 12 a second sighting,
-#: 13 a note, 14 the checkpoint of entries 1-13, 15 another note.
+#: The fixture's log (``support.tamper.build_registry``): 1 registry.created,
+#: 2 key.created (alice), 3-11 three photos (item.stored, metadata.extracted,
+#: sighting.added each), 12 a second sighting, 13 a note, 14 the checkpoint of entries
+#: 1-13, 15 another note.
 ENTRIES = 15
 CHECKPOINT_SIZE = 13
 
@@ -31,17 +30,7 @@ CHECKPOINT_SIZE = 13
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("tamper")
-    media = base / "media"
-    for i, name in enumerate(("a.jpg", "b.jpg", "c.jpg"), start=1):
-        write_jpeg(media / name, i, size=(160, 120))
-    reg = Registry.open(str(base / "reg"), create=True, actor="alice")
-    create_actor_key(reg, "alice")
-    reg.ingest([str(media)], Submission(actor="alice", case="C1"))
-    reg.ingest([str(media / "a.jpg")], Submission(actor="bob", case="C2"))
-    sha = reg.catalog.shas()[0]
-    add_note(reg, sha, "first note", actor="bob")
-    make_checkpoint(reg, actor="alice")
-    add_note(reg, sha, "second note", actor="carol")
+    reg = build_registry(base)
     assert reg.log.read_head().seq == ENTRIES
     return base / "reg"
 
@@ -51,16 +40,6 @@ def reg(template: Path, tmp_path: Path) -> Registry:
     root = tmp_path / "reg"
     shutil.copytree(template, root)
     return Registry.open(str(root))
-
-
-def log_lines(reg: Registry) -> list[bytes]:
-    with open(reg.log.path, "rb") as fh:
-        return fh.read().splitlines()
-
-
-def write_lines(reg: Registry, lines: list[bytes]) -> None:
-    with open(reg.log.path, "wb") as fh:
-        fh.write(b"".join(line + b"\n" for line in lines))
 
 
 def problems(reg: Registry) -> list[tuple[str, dict]]:
@@ -100,35 +79,13 @@ def test_entries_of_an_actor_with_a_key_are_signed_with_it(reg: Registry):
 # --- the log ---------------------------------------------------------------------------
 
 
-def _flip(line: bytes, where: str) -> bytes:
-    if where == "structure":
-        return b"[" + line[1:]
-    if where == "non-utf8":
-        return line[:40] + b"\xff" + line[41:]
-    marker = {
-        "details": b'"details":{',
-        "signature": b'"sig":"',
-        "sequence": b'"seq":',
-        "previous hash": b'"prev":"',
-        "actor": b'"actor":"',
-    }[where]
-    at = line.index(marker) + len(marker)
-    if where == "details":
-        at = line.index(b'"', at + 1) + 1  # inside the first key's value
-    old = line[at : at + 1]
-    new = b"7" if old != b"7" else b"8"
-    if where == "actor":
-        new = b"m" if old != b"m" else b"n"
-    return line[:at] + new + line[at + 1 :]
-
-
 @pytest.mark.parametrize(
     "where", ["details", "signature", "sequence", "previous hash", "actor", "structure", "non-utf8"]
 )
 @pytest.mark.parametrize("seq", [4, 14, ENTRIES])
 def test_a_flipped_byte_in_an_entry_is_an_edited_entry(reg: Registry, where: str, seq: int):
     lines = log_lines(reg)
-    lines[seq - 1] = _flip(lines[seq - 1], where)
+    lines[seq - 1] = flip(lines[seq - 1], where)
     write_lines(reg, lines)
     found = problems(reg)
     assert [c for c, _ in found] == ["EditedEntry"], found
