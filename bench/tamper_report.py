@@ -151,6 +151,7 @@ def t_resign(reg):
         ((json.loads(x), entry_hash(x), 0) for x in lines), reg.catalog_path + ".new"
     )
     fresh_cat.flush()
+    shutil.rmtree(reg.catalog_path)
     os.replace(reg.catalog_path + ".new", reg.catalog_path)
 
 
@@ -203,10 +204,11 @@ def t_vault_delete(reg):
 
 
 def t_catalog(reg):
-    data = json.loads(Path(reg.catalog_path).read_text())
+    shard = Path(reg.catalog_path) / "shard-000000.json"
+    data = json.loads(shard.read_text())
     doc = next(iter(data["items"].values()))
     doc["size"] += 1
-    Path(reg.catalog_path).write_text(json.dumps(data))
+    shard.write_text(json.dumps(data))
 
 
 def t_log_deleted(reg):
