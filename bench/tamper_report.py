@@ -17,15 +17,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from registry import Registry
 from registry.custody.keys import Signer
 from registry.custody.log import canonical, entry_hash, signed_message
-from registry.store.catalog import rebuild as rebuild_catalog
 from registry.verify import check
-from support.tamper import build_registry, flip, log_lines, write_lines
+from support.tamper import (
+    build_registry,
+    flip,
+    log_lines,
+    replace_public_key,
+    resign_log,
+    write_head,
+    write_lines,
+)
 
 
 def fresh(template):
@@ -37,13 +43,6 @@ def fresh(template):
         shutil.rmtree(root)
     shutil.copytree(template, root)
     return Registry.open(str(root))
-
-
-def head(reg, lines):
-    Path(reg.log.head_path).write_bytes(
-        canonical({"seq": len(lines), "hash": entry_hash(lines[-1]), "offset": reg.log.size()})
-        + b"\n"
-    )
 
 
 def t_flip(where, seq):
@@ -101,7 +100,7 @@ def t_append(rewrite):
         lines.append(canonical(x))
         write_lines(reg, lines)
         if rewrite:
-            head(reg, lines)
+            write_head(reg, lines)
 
     return f
 
@@ -130,29 +129,13 @@ def t_trunc_mid(reg):
 def t_trunc_head(reg):
     lines = log_lines(reg)[:11]
     write_lines(reg, lines)
-    head(reg, lines)
+    write_head(reg, lines)
 
 
 def t_resign(reg):
-    signer = reg.keys.signer()
     entries = [json.loads(line) for line in log_lines(reg)]
     entries[4]["details"]["source_url"] = "https://example.org/rewritten"
-    prev, lines = "0" * 64, []
-    for e in entries:
-        e["prev"] = prev
-        e["key"] = signer.id
-        e.pop("sig")
-        e["sig"] = signer.sign(signed_message(e))
-        lines.append(canonical(e))
-        prev = entry_hash(lines[-1])
-    write_lines(reg, lines)
-    head(reg, lines)
-    fresh_cat = rebuild_catalog(
-        ((json.loads(x), entry_hash(x), 0) for x in lines), reg.catalog_path + ".new"
-    )
-    fresh_cat.flush()
-    shutil.rmtree(reg.catalog_path)
-    os.replace(reg.catalog_path + ".new", reg.catalog_path)
+    resign_log(reg, entries)
 
 
 def cpfile(reg):
@@ -170,21 +153,12 @@ def t_cp_delete(reg):
     cpfile(reg).unlink()
 
 
-def replace_key(reg, kid):
-    pem = (
-        Ed25519PrivateKey.generate()
-        .public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
-    Path(reg.keys.public_folder, f"{kid}.pem").write_bytes(pem)
-
-
 def t_key_alice(reg):
-    replace_key(reg, list(reg.log.entries())[1]["details"]["key_id"])
+    replace_public_key(reg, list(reg.log.entries())[1]["details"]["key_id"])
 
 
 def t_key_inst(reg):
-    replace_key(reg, reg.info["installation_key"])
+    replace_public_key(reg, reg.info["installation_key"])
 
 
 def t_key_delete(reg):

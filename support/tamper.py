@@ -1,15 +1,24 @@
-"""Tampering with a registry's custody log: the registry the tamper tests and
-``bench/tamper_report.py`` damage, reading and rewriting the log's lines, and flipping a
-byte in a chosen part of an entry."""
+"""Tampering with a registry: the registry the tamper tests and ``bench/tamper_report.py``
+damage, reading and rewriting the custody log's lines and head, flipping a byte in a
+chosen part of an entry, re-signing the whole log, and replacing a public key."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from registry import Registry, Submission
 from registry.custody.actors import create_actor_key
 from registry.custody.checkpoint import make_checkpoint
+from registry.custody.log import canonical, entry_hash, signed_message
 from registry.custody.notes import add_note
+from registry.store.catalog import rebuild as rebuild_catalog
 from support.media import write_jpeg
 
 
@@ -67,3 +76,42 @@ def flip(line: bytes, where: str) -> bytes:
     if where == "actor":
         new = b"m" if old != b"m" else b"n"
     return line[:at] + new + line[at + 1 :]
+
+
+def write_head(reg: Registry, lines: list[bytes]) -> None:
+    """Rewrite the head file to vouch for the last of ``lines`` (as the whole log)."""
+    head = {"seq": len(lines), "hash": entry_hash(lines[-1]), "offset": reg.log.size()}
+    Path(reg.log.head_path).write_bytes(canonical(head) + b"\n")
+
+
+def resign_log(reg: Registry, entries: list[dict[str, Any]]) -> None:
+    """Make ``entries`` the whole log, chained afresh and signed with the installation
+    key, and rewrite the head file and the catalogue to match: what whoever holds that
+    key can do, so that chain, signatures and head all check out."""
+    signer = reg.keys.signer()
+    prev, lines = "0" * 64, []
+    for entry in entries:
+        entry["prev"] = prev
+        entry["key"] = signer.id
+        entry.pop("sig")
+        entry["sig"] = signer.sign(signed_message(entry))
+        lines.append(canonical(entry))
+        prev = entry_hash(lines[-1])
+    write_lines(reg, lines)
+    write_head(reg, lines)
+    fresh = rebuild_catalog(
+        ((json.loads(line), entry_hash(line), 0) for line in lines), reg.catalog_path + ".new"
+    )
+    fresh.flush()
+    shutil.rmtree(reg.catalog_path)
+    os.replace(reg.catalog_path + ".new", reg.catalog_path)
+
+
+def replace_public_key(reg: Registry, kid: str) -> None:
+    """Overwrite the published public key file of ``kid`` with a new, unrelated key."""
+    pem = (
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    Path(reg.keys.public_folder, f"{kid}.pem").write_bytes(pem)

@@ -8,16 +8,22 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from registry import Registry
 from registry.custody.keys import Signer
 from registry.custody.log import canonical, entry_hash, signed_message
-from registry.store.catalog import rebuild as rebuild_catalog
 from registry.verify import check
 from support.cli import run_cli
-from support.tamper import build_registry, flip, log_lines, write_lines
+from support.tamper import (
+    build_registry,
+    flip,
+    log_lines,
+    replace_public_key,
+    resign_log,
+    write_head,
+    write_lines,
+)
 
 #: The fixture's log (``support.tamper.build_registry``): 1 registry.created,
 #: 2 key.created (alice), 3-11 three photos (item.stored, metadata.extracted,
@@ -181,9 +187,7 @@ def test_an_appended_forged_entry(reg: Registry, rewrite_head: bool):
     lines.append(line)
     write_lines(reg, lines)
     if rewrite_head:
-        size = os.path.getsize(reg.log.path)
-        head = {"seq": ENTRIES + 1, "hash": entry_hash(line), "offset": size}
-        Path(reg.log.head_path).write_bytes(canonical(head) + b"\n")
+        write_head(reg, lines)
     found = problems(reg)
     assert [c for c, _ in found] == ["InsertedEntry"], found
     assert found[0][1]["after_seq"] == ENTRIES
@@ -228,8 +232,7 @@ def test_a_log_cut_inside_an_entry(reg: Registry):
 def test_truncation_hidden_by_a_rewritten_head_is_caught_by_the_checkpoint(reg: Registry):
     lines = log_lines(reg)[: CHECKPOINT_SIZE - 2]
     write_lines(reg, lines)
-    head = {"seq": len(lines), "hash": entry_hash(lines[-1]), "offset": reg.log.size()}
-    Path(reg.log.head_path).write_bytes(canonical(head) + b"\n")
+    write_head(reg, lines)
     found = problems(reg)
     assert [c for c, _ in found] == ["TruncatedLog"], found
     assert found[0][1]["head_seq"] == CHECKPOINT_SIZE
@@ -239,26 +242,9 @@ def test_truncation_hidden_by_a_rewritten_head_is_caught_by_the_checkpoint(reg: 
 def test_a_rewritten_and_resigned_log_is_caught_by_the_checkpoint(reg: Registry):
     """Whoever holds the installation key can re-sign a changed log so that its chain,
     signatures and head all check out; only the signed tree head remembers."""
-    signer = reg.keys.signer()
     entries = [json.loads(line) for line in log_lines(reg)]
     entries[4]["details"]["source_url"] = "https://example.org/rewritten"
-    prev, lines = "0" * 64, []
-    for entry in entries:
-        entry["prev"] = prev
-        entry["key"] = signer.id
-        entry.pop("sig")
-        entry["sig"] = signer.sign(signed_message(entry))
-        lines.append(canonical(entry))
-        prev = entry_hash(lines[-1])
-    write_lines(reg, lines)
-    head = {"seq": len(lines), "hash": prev, "offset": reg.log.size()}
-    Path(reg.log.head_path).write_bytes(canonical(head) + b"\n")
-    fresh = rebuild_catalog(
-        ((json.loads(line), entry_hash(line), 0) for line in lines), reg.catalog_path + ".new"
-    )
-    fresh.flush()
-    shutil.rmtree(reg.catalog_path)
-    os.replace(reg.catalog_path + ".new", reg.catalog_path)
+    resign_log(reg, entries)
     found = problems(reg)
     assert [c for c, _ in found] == ["CheckpointMismatch"], found
     assert found[0][1]["size"] == CHECKPOINT_SIZE
@@ -290,18 +276,9 @@ def test_a_deleted_checkpoint(reg: Registry):
 # --- keys ------------------------------------------------------------------------------
 
 
-def _replace_public_key(reg: Registry, kid: str) -> str:
-    other = Ed25519PrivateKey.generate().public_key()
-    pem = other.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    Path(reg.keys.public_folder, f"{kid}.pem").write_bytes(pem)
-    return Signer("x", Ed25519PrivateKey.generate()).id
-
-
 def test_a_replaced_actor_key(reg: Registry):
     alice = next(reg.log.entries(), None) and list(reg.log.entries())[1]["details"]["key_id"]
-    _replace_public_key(reg, alice)
+    replace_public_key(reg, alice)
     found = problems(reg)
     assert [c for c, _ in found] == ["ReplacedKey"], found
     assert found[0][1]["key"] == alice
@@ -310,7 +287,7 @@ def test_a_replaced_actor_key(reg: Registry):
 
 def test_a_replaced_installation_key(reg: Registry):
     kid = reg.info["installation_key"]
-    _replace_public_key(reg, kid)
+    replace_public_key(reg, kid)
     found = problems(reg)
     assert [c for c, _ in found] == ["ReplacedKey"], found
     assert found[0][1]["key"] == kid
