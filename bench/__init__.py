@@ -1,1 +1,1 @@
-"""Benchmarks and the synthetic data they (and the tests) share."""
+"""Benchmarks. The synthetic data and helpers they share with the tests are in ``support/``."""

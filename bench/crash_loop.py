@@ -21,9 +21,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
-from conftest import run_cli, spawn_cli, write_jpeg, write_video  # noqa: E402
+from support.cli import run_cli, spawn_cli  # noqa: E402
+from support.media import write_jpeg, write_video  # noqa: E402
 
 
 def main() -> None:

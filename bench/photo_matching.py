@@ -2,7 +2,7 @@
 
 A thorn/perception-style run. Every base photo (the shared corpus's camera photos and
 generated pictures) is registered; each is then re-posted through every transform in
-``bench.transforms`` (re-encoding, resizing, mirroring, rotations, crops, padding,
+``support.transforms`` (re-encoding, resizing, mirroring, rotations, crops, padding,
 logos, brightness/contrast/gamma, screenshots, combinations), saved as a JPEG and
 matched against all registered photos. A pair is positive when the query came from that
 photo; every other registered photo is a negative, including the *hard negatives*: for
@@ -35,8 +35,6 @@ import imagehash
 import numpy as np
 from PIL import Image
 
-from bench.synthetic import flat_scene, viewpoint_pair
-from bench.transforms import TRANSFORMS, Named
 from ingest.extraction import picture_hashes
 from ingest.photo.image import decode_image
 from ingest.photo.perceptual import hamming
@@ -44,6 +42,8 @@ from registry.similarity.config import MatchConfig
 from registry.similarity.index import NearDupIndex
 from registry.similarity.photo import Query, find_matches
 from registry.similarity.verification import Side
+from support.synthetic import flat_scene, viewpoint_pair
+from support.transforms import TRANSFORMS, Named
 
 ROOT = Path(__file__).resolve().parents[1]
 # ../shared/corpus from the repository; git worktrees (wt/<name>) sit one level deeper.

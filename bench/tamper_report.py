@@ -2,47 +2,41 @@
 
     PYTHONPATH=. python bench/tamper_report.py
 
-Builds the registry of tests/test_tamper.py (15 entries, a checkpoint of the first 13),
-applies each tampering to a fresh copy, and prints every problem verify reports.
+Builds the registry of tests/test_tamper.py (``support.tamper.build_registry``: 15
+entries, a checkpoint of the first 13), applies each tampering to a fresh copy, and
+prints every problem verify reports.
 """
 
+import argparse
 import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from registry import Registry, Submission
-from registry.custody.actors import create_actor_key
-from registry.custody.checkpoint import make_checkpoint
+from registry import Registry
 from registry.custody.keys import Signer
 from registry.custody.log import canonical, entry_hash, signed_message
-from registry.custody.notes import add_note
-from registry.store.catalog import rebuild as rebuild_catalog
 from registry.verify import check
-from tests.conftest import write_jpeg
-from tests.test_tamper import _flip, log_lines, write_lines
-
-base = Path(tempfile.mkdtemp())
-media = base / "media"
-for i, name in enumerate(("a.jpg", "b.jpg", "c.jpg"), start=1):
-    write_jpeg(media / name, i, size=(160, 120))
-reg = Registry.open(str(base / "reg"), create=True, actor="alice")
-create_actor_key(reg, "alice")
-reg.ingest([str(media)], Submission(actor="alice", case="C1"))
-reg.ingest([str(media / "a.jpg")], Submission(actor="bob", case="C2"))
-sha = reg.catalog.shas()[0]
-add_note(reg, sha, "first note", actor="bob")
-make_checkpoint(reg, actor="alice")
-add_note(reg, sha, "second note", actor="carol")
-template = base / "reg"
+from support.tamper import (
+    build_registry,
+    flip,
+    log_lines,
+    replace_public_key,
+    resign_log,
+    write_head,
+    write_lines,
+)
 
 
-def fresh():
-    root = base / "work"
+def fresh(template):
+    """A working copy of the template registry, replacing the previous one."""
+    root = template.parent / "work"
     if root.exists():
         for p in root.rglob("*"):
             os.chmod(p, 0o755 if p.is_dir() else 0o644)
@@ -51,17 +45,10 @@ def fresh():
     return Registry.open(str(root))
 
 
-def head(reg, lines):
-    Path(reg.log.head_path).write_bytes(
-        canonical({"seq": len(lines), "hash": entry_hash(lines[-1]), "offset": reg.log.size()})
-        + b"\n"
-    )
-
-
 def t_flip(where, seq):
     def f(reg):
         lines = log_lines(reg)
-        lines[seq - 1] = _flip(lines[seq - 1], where)
+        lines[seq - 1] = flip(lines[seq - 1], where)
         write_lines(reg, lines)
 
     return f
@@ -113,7 +100,7 @@ def t_append(rewrite):
         lines.append(canonical(x))
         write_lines(reg, lines)
         if rewrite:
-            head(reg, lines)
+            write_head(reg, lines)
 
     return f
 
@@ -142,28 +129,13 @@ def t_trunc_mid(reg):
 def t_trunc_head(reg):
     lines = log_lines(reg)[:11]
     write_lines(reg, lines)
-    head(reg, lines)
+    write_head(reg, lines)
 
 
 def t_resign(reg):
-    signer = reg.keys.signer()
     entries = [json.loads(line) for line in log_lines(reg)]
     entries[4]["details"]["source_url"] = "https://example.org/rewritten"
-    prev, lines = "0" * 64, []
-    for e in entries:
-        e["prev"] = prev
-        e["key"] = signer.id
-        e.pop("sig")
-        e["sig"] = signer.sign(signed_message(e))
-        lines.append(canonical(e))
-        prev = entry_hash(lines[-1])
-    write_lines(reg, lines)
-    head(reg, lines)
-    fresh_cat = rebuild_catalog(
-        ((json.loads(x), entry_hash(x), 0) for x in lines), reg.catalog_path + ".new"
-    )
-    fresh_cat.flush()
-    os.replace(reg.catalog_path + ".new", reg.catalog_path)
+    resign_log(reg, entries)
 
 
 def cpfile(reg):
@@ -181,21 +153,12 @@ def t_cp_delete(reg):
     cpfile(reg).unlink()
 
 
-def replace_key(reg, kid):
-    pem = (
-        Ed25519PrivateKey.generate()
-        .public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
-    Path(reg.keys.public_folder, f"{kid}.pem").write_bytes(pem)
-
-
 def t_key_alice(reg):
-    replace_key(reg, list(reg.log.entries())[1]["details"]["key_id"])
+    replace_public_key(reg, list(reg.log.entries())[1]["details"]["key_id"])
 
 
 def t_key_inst(reg):
-    replace_key(reg, reg.info["installation_key"])
+    replace_public_key(reg, reg.info["installation_key"])
 
 
 def t_key_delete(reg):
@@ -215,10 +178,11 @@ def t_vault_delete(reg):
 
 
 def t_catalog(reg):
-    data = json.loads(Path(reg.catalog_path).read_text())
+    shard = Path(reg.catalog_path) / "shard-000000.json"
+    data = json.loads(shard.read_text())
     doc = next(iter(data["items"].values()))
     doc["size"] += 1
-    Path(reg.catalog_path).write_text(json.dumps(data))
+    shard.write_text(json.dumps(data))
 
 
 def t_log_deleted(reg):
@@ -229,12 +193,12 @@ def t_head_garbled(reg):
     Path(reg.log.head_path).write_text("not json")
 
 
-cases = [
+CASES = [
     (f"flip a byte in entry {s} ({w})", t_flip(w, s))
     for s in (4, 14, 15)
     for w in ("details", "signature", "sequence", "previous hash", "actor", "structure", "non-utf8")
 ]
-cases += [
+CASES += [
     ("delete entry 6", t_delete),
     ("delete entries 3-5", t_delete3),
     ("insert a copy of entry 5 after entry 9", t_insert_copy),
@@ -262,10 +226,21 @@ cases += [
     ("delete the custody log", t_log_deleted),
     ("garble the head file", t_head_garbled),
 ]
-for name, fn in cases:
-    r = fresh()
-    fn(r)
-    rep = check(r)
-    print(f"### {name}")
-    for p in rep.problems:
-        print(f"  {p.code}: {p.message}")
+
+
+def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    base = Path(tempfile.mkdtemp())
+    build_registry(base)
+    template = base / "reg"
+    for name, fn in CASES:
+        r = fresh(template)
+        fn(r)
+        rep = check(r)
+        print(f"### {name}")
+        for p in rep.problems:
+            print(f"  {p.code}: {p.message}")
+
+
+if __name__ == "__main__":
+    main()

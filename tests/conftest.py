@@ -1,19 +1,19 @@
 """Shared fixtures: the shared corpus (skipped when absent), generated photos and videos,
-and a fresh registry."""
+and a fresh registry. The helpers themselves live in ``support/`` (shared with bench/)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
+# Re-exported so that ``from conftest import write_jpeg`` and the like keep working.
+from support.cli import ROOT as ROOT
+from support.cli import run_cli as run_cli
+from support.cli import spawn_cli as spawn_cli
+from support.media import scene as scene
+from support.media import write_jpeg, write_video
+
 # ../shared/corpus from the repository; git worktrees (wt/<name>) sit one level deeper.
 CORPUS = next(
     (
@@ -33,125 +33,6 @@ def corpus() -> Path:
     return CORPUS
 
 
-def scene(seed: int, width: int = 640, height: int = 480) -> Image.Image:
-    """A textured synthetic scene: different seeds give unrelated pictures."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    base = np.zeros((height, width, 3), np.float32)
-    for c in range(3):
-        fx, fy, phase = [*rng.uniform(0.5, 6, 2).tolist(), rng.uniform(0, 6.28)]
-        base[..., c] = 128 + 60 * np.sin(x / width * fx * 6.28 + phase) * np.cos(
-            y / height * fy * 6.28
-        )
-    img = Image.fromarray(base.clip(0, 255).astype(np.uint8))
-    from PIL import ImageDraw
-
-    draw = ImageDraw.Draw(img)
-    for _ in range(40):
-        x0, y0 = int(rng.integers(0, width)), int(rng.integers(0, height))
-        w, h = int(rng.integers(10, width // 3)), int(rng.integers(10, height // 3))
-        color = tuple(int(v) for v in rng.integers(0, 256, 3))
-        if rng.random() < 0.5:
-            draw.rectangle([x0, y0, x0 + w, y0 + h], fill=color)
-        else:
-            draw.ellipse([x0, y0, x0 + w, y0 + h], fill=color)
-    noise = rng.normal(0, 6, (height, width, 3))
-    arr = np.asarray(img, np.float32) + noise
-    return Image.fromarray(arr.clip(0, 255).astype(np.uint8))
-
-
-def _rational(value: float, den: int = 10000) -> tuple[int, int]:
-    frac = Fraction(value).limit_denominator(den)
-    return frac.numerator, frac.denominator
-
-
-def write_jpeg(
-    path: Path,
-    seed: int = 1,
-    *,
-    size: tuple[int, int] = (640, 480),
-    make: str | None = "Canon",
-    model: str | None = "Canon EOS 80D",
-    taken: str | None = "2022:03:16 10:41:07",
-    offset: str | None = None,
-    gps: tuple[float, float, float] | None = None,
-    orientation: int | None = None,
-    quality: int = 90,
-) -> Path:
-    """A JPEG of ``scene(seed)`` with the given EXIF."""
-    from PIL.TiffImagePlugin import IFDRational
-
-    img = scene(seed, *size)
-    exif = Image.Exif()
-    if make:
-        exif[0x010F] = make
-    if model:
-        exif[0x0110] = model
-    if orientation:
-        exif[0x0112] = orientation
-    ifd = exif.get_ifd(0x8769)
-    if taken:
-        ifd[0x9003] = taken
-    if offset:
-        ifd[0x9011] = offset
-    if gps:
-        lat, lon, alt = gps
-
-        def dms(v: float) -> tuple[IFDRational, ...]:
-            v = abs(v)
-            d = int(v)
-            m = int((v - d) * 60)
-            s = (v - d - m / 60) * 3600
-            return (IFDRational(d, 1), IFDRational(m, 1), IFDRational(*_rational(s, 1000)))
-
-        g = exif.get_ifd(0x8825)
-        g[1] = "N" if lat >= 0 else "S"
-        g[2] = dms(lat)
-        g[3] = "E" if lon >= 0 else "W"
-        g[4] = dms(lon)
-        g[5] = b"\x00" if alt >= 0 else b"\x01"
-        g[6] = IFDRational(*_rational(abs(alt), 100))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path, "JPEG", quality=quality, exif=exif.tobytes())
-    return path
-
-
-def write_video(
-    path: Path,
-    seed: int = 1,
-    *,
-    seconds: float = 2.0,
-    fps: int = 10,
-    size: tuple[int, int] = (160, 120),
-    creation_time: str | None = "2024-02-03T04:05:06.000000Z",
-    codec: str = "h264",
-    container: str | None = None,
-) -> Path:
-    """A short video panning across ``scene(seed)``."""
-    import av
-
-    width, height = size
-    pano = np.asarray(scene(seed, width * 3, height))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fmt = container or {".mkv": "matroska", ".mov": "mov", ".webm": "webm"}.get(path.suffix, "mp4")
-    with av.open(str(path), "w", format=fmt) as out:
-        if creation_time:
-            out.metadata["creation_time"] = creation_time
-        stream = out.add_stream(codec, rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        frames = int(seconds * fps)
-        for i in range(frames):
-            x = int(i * (2 * width) / max(1, frames - 1))
-            frame = av.VideoFrame.from_ndarray(
-                np.ascontiguousarray(pano[:, x : x + width]), format="rgb24"
-            )
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
-
-
 @pytest.fixture
 def media(tmp_path: Path) -> Path:
     """A folder with two photos (one with GPS), a video, and a non-media file."""
@@ -166,42 +47,3 @@ def media(tmp_path: Path) -> Path:
 @pytest.fixture
 def registry_path(tmp_path: Path) -> Path:
     return tmp_path / "reg"
-
-
-def run_cli(
-    *args: str,
-    registry: Path | None = None,
-    check: bool = False,
-    env: dict[str, str] | None = None,
-    timeout: float = 300,
-) -> subprocess.CompletedProcess:
-    """Run ``python -m registry`` in a subprocess, as a user would run ``evidence``."""
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    cmd = [sys.executable, "-m", "registry"]
-    if registry is not None:
-        cmd += ["--registry", str(registry)]
-    proc = subprocess.run(
-        cmd + list(args),
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
-
-def spawn_cli(*args: str, registry: Path, output: int | None = subprocess.PIPE) -> subprocess.Popen:
-    """Start ``python -m registry`` in its own session, so that killing the session's
-    process group also kills its extraction workers (used by the kill -9 loops)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "registry", "--registry", str(registry), *args],
-        stdout=output,
-        stderr=output,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        start_new_session=True,
-    )

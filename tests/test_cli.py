@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import ROOT, run_cli, write_jpeg
 from registry.cli import cli
+from support.cli import ROOT, run_cli
+from support.media import write_jpeg
 
 
 def _jsonl(text: str) -> list[dict]:

@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from registry.cli import cli
-from tests.conftest import run_cli, write_jpeg
+from support.cli import run_cli
+from support.media import write_jpeg
 
 NEW_COMMANDS = [
     ["key"],

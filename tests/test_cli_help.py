@@ -11,8 +11,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from conftest import ROOT
 from registry.cli import cli, main
+from support.cli import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.transforms import by_name
-from conftest import run_cli, write_jpeg
+from support.cli import run_cli
+from support.media import write_jpeg
+from support.transforms import by_name
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ from pathlib import Path
 import av
 import pytest
 
-from conftest import ROOT, run_cli, write_video
+from support.cli import ROOT, run_cli
+from support.media import write_video
 
 MEDIA = ROOT / "samples" / "media"
 

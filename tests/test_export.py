@@ -25,7 +25,7 @@ from registry.export.safepath import MAX_NAME_BYTES, OutDir
 from registry.ingesting import commit
 from registry.similarity import MatchConfig
 from registry.verify import check
-from tests.conftest import write_jpeg, write_video
+from support.media import write_jpeg, write_video
 
 HOSTILE = {
     "newline": "line\nbreak.jpg",

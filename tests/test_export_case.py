@@ -19,7 +19,8 @@ from PIL import Image, ImageOps
 
 from registry import Registry
 from registry.export.case import node_id
-from tests.conftest import run_cli, write_jpeg, write_video
+from support.cli import run_cli
+from support.media import write_jpeg, write_video
 
 UUID_AT_END = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-5][0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE

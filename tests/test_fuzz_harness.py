@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from conftest import write_video
+from support.media import write_video
 
 _spec = importlib.util.spec_from_file_location(
     "fuzz_ingest", Path(__file__).parent / "fuzz" / "fuzz_ingest.py"

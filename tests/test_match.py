@@ -11,15 +11,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.synthetic import viewpoint_pair
-from bench.transforms import TRANSFORMS, by_name
-from conftest import CORPUS, scene
+from conftest import CORPUS
 from ingest.photo.image import decode_image
 from ingest.photo.perceptual import hash_picture
 from registry.similarity.config import MatchConfig
 from registry.similarity.index import NearDupIndex
 from registry.similarity.photo import Query, find_matches
 from registry.similarity.verification import Side, lower_bound, verify
+from support.media import scene
+from support.synthetic import viewpoint_pair
+from support.transforms import TRANSFORMS, by_name
 
 CORPUS_PHOTOS = ["gps/DSCN0021.jpg", "exif-org/fujifilm-mx1700.jpg"]
 HARD_PAIRS = 3

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import scene
 from ingest.photo.perceptual import hash_picture
 from registry.similarity.index import KINDS, MultiIndex, NearDupIndex, distances, parse_hex
+from support.media import scene
 
 
 def _codes(rng: np.random.Generator, n: int) -> np.ndarray:

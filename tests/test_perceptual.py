@@ -6,8 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.transforms import by_name
-from conftest import scene
 from ingest.extraction import extract, picture_hashes, rehash_image
 from ingest.photo import features
 from ingest.photo.image import decode_image, fit_size
@@ -23,6 +21,8 @@ from ingest.photo.perceptual import (
     phash,
     versions_tag,
 )
+from support.media import scene
+from support.transforms import by_name
 
 # Golden values: a change to the decoder, the scene generator or a hasher shows up here.
 GOLDEN_PDQ_SCENE_1 = "29eb0d1606ea81ea046fd97b1815e7990e17e3d65e246d5ef834742ca9439eb9"

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import write_jpeg, write_video
 from ingest import extract
 from ingest.batch import extract_all
 from ingest.walk import walk
+from support.media import write_jpeg, write_video
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".tiff", ".tif", ".heic", ".heif"}
 

@@ -17,7 +17,7 @@ from registry.custody.proofs import (
 )
 from registry.errors import NoCheckpoint, ProofError
 from registry.export import verifier
-from tests.conftest import write_jpeg
+from support.media import write_jpeg
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.transforms import by_name
-from conftest import scene
 from ingest.photo.regions import FULL, band_box, border_box, content_box, content_boxes, crop_box
+from support.media import scene
+from support.transforms import by_name
 
 
 def _padded(colour: tuple[int, int, int]) -> tuple[Image.Image, tuple[float, ...]]:

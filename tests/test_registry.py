@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_jpeg
 from registry import ItemNotFound, NotARegistry, Registry, Submission, init_registry
+from support.media import write_jpeg
 
 
 @pytest.fixture

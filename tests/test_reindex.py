@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.transforms import by_name
-from conftest import write_jpeg
 from ingest.photo import perceptual
 from registry.core import Registry, init_registry
+from support.media import write_jpeg
+from support.transforms import by_name
 
 
 def _phash_v2(picture: Image.Image) -> dict:

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli, spawn_cli, write_jpeg, write_video
 from registry import Registry, RegistryError, Submission, init_registry
+from support.cli import run_cli, spawn_cli
+from support.media import write_jpeg, write_video
 
 
 def _jsonl(text: str) -> list[dict]:
@@ -153,7 +154,7 @@ def _recursive_exif_jpeg(path: Path) -> Path:
 def _huge_tag_jpeg(path: Path) -> Path:
     from PIL import Image
 
-    from conftest import scene
+    from support.media import scene
 
     exif = Image.Exif()
     exif[0x010E] = "A" * 60_000  # ImageDescription

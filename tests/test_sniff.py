@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from conftest import write_video
 from ingest.errors import UnsupportedType
 from ingest.sniff import HEAD_SIZE, sniff
+from support.media import write_video
 
 
 def _image_bytes(fmt: str) -> bytes:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_jpeg
 from ingest import batch, extraction
 from ingest.batch import Limits, supervised_extract
 from ingest.walk import walk
+from support.media import write_jpeg
 
 real_extract = extraction.extract
 

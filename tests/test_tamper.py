@@ -8,22 +8,27 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from registry import Registry, Submission
-from registry.custody.actors import create_actor_key
-from registry.custody.checkpoint import make_checkpoint
+from registry import Registry
 from registry.custody.keys import Signer
 from registry.custody.log import canonical, entry_hash, signed_message
-from registry.custody.notes import add_note
-from registry.store.catalog import rebuild as rebuild_catalog
 from registry.verify import check
-from tests.conftest import run_cli, write_jpeg
+from support.cli import run_cli
+from support.tamper import (
+    build_registry,
+    flip,
+    log_lines,
+    replace_public_key,
+    resign_log,
+    write_head,
+    write_lines,
+)
 
-#: The fixture's log: 1 registry.created, 2 key.created (alice), 3-11 three photos
-#: (item.stored, metadata.extracted, sighting.added each), 12 a second sighting,
-#: 13 a note, 14 the checkpoint of entries 1-13, 15 another note.
+#: The fixture's log (``support.tamper.build_registry``): 1 registry.created,
+#: 2 key.created (alice), 3-11 three photos (item.stored, metadata.extracted,
+#: sighting.added each), 12 a second sighting, 13 a note, 14 the checkpoint of entries
+#: 1-13, 15 another note.
 ENTRIES = 15
 CHECKPOINT_SIZE = 13
 
@@ -31,17 +36,7 @@ CHECKPOINT_SIZE = 13
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("tamper")
-    media = base / "media"
-    for i, name in enumerate(("a.jpg", "b.jpg", "c.jpg"), start=1):
-        write_jpeg(media / name, i, size=(160, 120))
-    reg = Registry.open(str(base / "reg"), create=True, actor="alice")
-    create_actor_key(reg, "alice")
-    reg.ingest([str(media)], Submission(actor="alice", case="C1"))
-    reg.ingest([str(media / "a.jpg")], Submission(actor="bob", case="C2"))
-    sha = reg.catalog.shas()[0]
-    add_note(reg, sha, "first note", actor="bob")
-    make_checkpoint(reg, actor="alice")
-    add_note(reg, sha, "second note", actor="carol")
+    reg = build_registry(base)
     assert reg.log.read_head().seq == ENTRIES
     return base / "reg"
 
@@ -51,16 +46,6 @@ def reg(template: Path, tmp_path: Path) -> Registry:
     root = tmp_path / "reg"
     shutil.copytree(template, root)
     return Registry.open(str(root))
-
-
-def log_lines(reg: Registry) -> list[bytes]:
-    with open(reg.log.path, "rb") as fh:
-        return fh.read().splitlines()
-
-
-def write_lines(reg: Registry, lines: list[bytes]) -> None:
-    with open(reg.log.path, "wb") as fh:
-        fh.write(b"".join(line + b"\n" for line in lines))
 
 
 def problems(reg: Registry) -> list[tuple[str, dict]]:
@@ -100,35 +85,13 @@ def test_entries_of_an_actor_with_a_key_are_signed_with_it(reg: Registry):
 # --- the log ---------------------------------------------------------------------------
 
 
-def _flip(line: bytes, where: str) -> bytes:
-    if where == "structure":
-        return b"[" + line[1:]
-    if where == "non-utf8":
-        return line[:40] + b"\xff" + line[41:]
-    marker = {
-        "details": b'"details":{',
-        "signature": b'"sig":"',
-        "sequence": b'"seq":',
-        "previous hash": b'"prev":"',
-        "actor": b'"actor":"',
-    }[where]
-    at = line.index(marker) + len(marker)
-    if where == "details":
-        at = line.index(b'"', at + 1) + 1  # inside the first key's value
-    old = line[at : at + 1]
-    new = b"7" if old != b"7" else b"8"
-    if where == "actor":
-        new = b"m" if old != b"m" else b"n"
-    return line[:at] + new + line[at + 1 :]
-
-
 @pytest.mark.parametrize(
     "where", ["details", "signature", "sequence", "previous hash", "actor", "structure", "non-utf8"]
 )
 @pytest.mark.parametrize("seq", [4, 14, ENTRIES])
 def test_a_flipped_byte_in_an_entry_is_an_edited_entry(reg: Registry, where: str, seq: int):
     lines = log_lines(reg)
-    lines[seq - 1] = _flip(lines[seq - 1], where)
+    lines[seq - 1] = flip(lines[seq - 1], where)
     write_lines(reg, lines)
     found = problems(reg)
     assert [c for c, _ in found] == ["EditedEntry"], found
@@ -224,9 +187,7 @@ def test_an_appended_forged_entry(reg: Registry, rewrite_head: bool):
     lines.append(line)
     write_lines(reg, lines)
     if rewrite_head:
-        size = os.path.getsize(reg.log.path)
-        head = {"seq": ENTRIES + 1, "hash": entry_hash(line), "offset": size}
-        Path(reg.log.head_path).write_bytes(canonical(head) + b"\n")
+        write_head(reg, lines)
     found = problems(reg)
     assert [c for c, _ in found] == ["InsertedEntry"], found
     assert found[0][1]["after_seq"] == ENTRIES
@@ -271,8 +232,7 @@ def test_a_log_cut_inside_an_entry(reg: Registry):
 def test_truncation_hidden_by_a_rewritten_head_is_caught_by_the_checkpoint(reg: Registry):
     lines = log_lines(reg)[: CHECKPOINT_SIZE - 2]
     write_lines(reg, lines)
-    head = {"seq": len(lines), "hash": entry_hash(lines[-1]), "offset": reg.log.size()}
-    Path(reg.log.head_path).write_bytes(canonical(head) + b"\n")
+    write_head(reg, lines)
     found = problems(reg)
     assert [c for c, _ in found] == ["TruncatedLog"], found
     assert found[0][1]["head_seq"] == CHECKPOINT_SIZE
@@ -282,26 +242,9 @@ def test_truncation_hidden_by_a_rewritten_head_is_caught_by_the_checkpoint(reg: 
 def test_a_rewritten_and_resigned_log_is_caught_by_the_checkpoint(reg: Registry):
     """Whoever holds the installation key can re-sign a changed log so that its chain,
     signatures and head all check out; only the signed tree head remembers."""
-    signer = reg.keys.signer()
     entries = [json.loads(line) for line in log_lines(reg)]
     entries[4]["details"]["source_url"] = "https://example.org/rewritten"
-    prev, lines = "0" * 64, []
-    for entry in entries:
-        entry["prev"] = prev
-        entry["key"] = signer.id
-        entry.pop("sig")
-        entry["sig"] = signer.sign(signed_message(entry))
-        lines.append(canonical(entry))
-        prev = entry_hash(lines[-1])
-    write_lines(reg, lines)
-    head = {"seq": len(lines), "hash": prev, "offset": reg.log.size()}
-    Path(reg.log.head_path).write_bytes(canonical(head) + b"\n")
-    fresh = rebuild_catalog(
-        ((json.loads(line), entry_hash(line), 0) for line in lines), reg.catalog_path + ".new"
-    )
-    fresh.flush()
-    shutil.rmtree(reg.catalog_path)
-    os.replace(reg.catalog_path + ".new", reg.catalog_path)
+    resign_log(reg, entries)
     found = problems(reg)
     assert [c for c, _ in found] == ["CheckpointMismatch"], found
     assert found[0][1]["size"] == CHECKPOINT_SIZE
@@ -333,18 +276,9 @@ def test_a_deleted_checkpoint(reg: Registry):
 # --- keys ------------------------------------------------------------------------------
 
 
-def _replace_public_key(reg: Registry, kid: str) -> str:
-    other = Ed25519PrivateKey.generate().public_key()
-    pem = other.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    Path(reg.keys.public_folder, f"{kid}.pem").write_bytes(pem)
-    return Signer("x", Ed25519PrivateKey.generate()).id
-
-
 def test_a_replaced_actor_key(reg: Registry):
     alice = next(reg.log.entries(), None) and list(reg.log.entries())[1]["details"]["key_id"]
-    _replace_public_key(reg, alice)
+    replace_public_key(reg, alice)
     found = problems(reg)
     assert [c for c, _ in found] == ["ReplacedKey"], found
     assert found[0][1]["key"] == alice
@@ -353,7 +287,7 @@ def test_a_replaced_actor_key(reg: Registry):
 
 def test_a_replaced_installation_key(reg: Registry):
     kid = reg.info["installation_key"]
-    _replace_public_key(reg, kid)
+    replace_public_key(reg, kid)
     found = problems(reg)
     assert [c for c, _ in found] == ["ReplacedKey"], found
     assert found[0][1]["key"] == kid

@@ -13,12 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from videogen import Part, Source, black, constant, letterbox, write
 
-from conftest import scene
 from ingest.errors import CorruptMedia
 from ingest.extraction import extract
 from ingest.photo.perceptual import DIHEDRAL, hamming
 from ingest.video.frames import FrameOptions, hash_video_frames, pdq_frame, sample_frames
 from ingest.video.letterbox import ROW_SHARE, TOLERANCE, Crop, find_crop, frame_bars
+from support.media import scene
 
 SOURCE = Source(seed=5, seconds=12.0)
 

@@ -1,4 +1,5 @@
-"""Small synthetic videos for the video tests: shots panning over ``conftest.scene`` pictures.
+"""Small synthetic videos for the video tests: shots panning over ``support.media.scene``
+pictures.
 
 A "source" is a function of time (which shot, how far the pan has gone), so an edited copy
 (a trim, a compilation, a mirrored or letterboxed re-post) is rendered from the same
@@ -17,7 +18,7 @@ import av
 import cv2
 import numpy as np
 
-from conftest import scene
+from support.media import scene
 
 SIZE = (192, 108)
 SHOT_S = 4.0

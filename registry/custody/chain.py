@@ -29,7 +29,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from registry.custody.keys import KeyRing
-from registry.custody.log import EMPTY_HEAD, GENESIS, CustodyLog, entry_hash, signed_message
+from registry.custody.log import (
+    EMPTY_HEAD,
+    GENESIS,
+    CustodyLog,
+    Head,
+    entry_hash,
+    signed_message,
+)
 from registry.custody.merkle import EMPTY_ROOT, RootBuilder, leaf_hash
 from registry.errors import CustodyLogError
 from registry.problems import (
@@ -107,6 +114,10 @@ class LogAnalysis:
                 yield entry, info.digest, info.offset + info.length + 1
 
 
+#: A problem found in the log's structure, with the physical line where the damage starts.
+_Finding = tuple[Problem, int]
+
+
 def analyse(
     log: CustodyLog,
     keys: KeyRing,
@@ -125,29 +136,11 @@ def analyse(
         claimed_by: Who claims it, for the message.
     """
     out = LogAnalysis()
-    head_readable = True
-    try:
-        head = log.read_head()
-    except CustodyLogError as exc:
-        out.problems.append(HeadMismatch(f"{exc.message}; the log is checked without it"))
-        head, head_readable = EMPTY_HEAD, False
-    replaced = {k: v for k, v in keys.published_files().items() if v != k}
-    wanted = set(root_sizes)
-    builder = RootBuilder()
-    if 0 in wanted:
-        out.roots[0] = EMPTY_ROOT
-    lines: list[LineInfo] = []
-    torn: int | None = None
-    for number, raw in enumerate(log.lines(), start=1):
-        if not raw.complete:
-            torn = number
-            break
-        builder.append(leaf_hash(raw.line))
-        if builder.size in wanted:
-            out.roots[builder.size] = builder.root()
-        lines.append(_inspect(number, raw.offset, raw.line, raw.entry, keys, replaced))
-    out.lines = len(lines)
     problems = out.problems
+    head, head_readable = _read_head(log, problems)
+    replaced = {k: v for k, v in keys.published_files().items() if v != k}
+    lines, torn = _scan(log, keys, replaced, set(root_sizes), out.roots)
+    out.lines = len(lines)
     cut_short = log.size() < head.offset
     if torn is not None and not cut_short:
         problems.append(TornEntry(f"line {torn}", line=torn))
@@ -156,25 +149,93 @@ def analyse(
     genuine, strays = _place(lines, vouched, head_only)
     out.genuine = genuine
     length = max([*genuine, head.seq, claimed_size, 0])
-    damage: list[int] = []
-
     phys = sorted((g.number, s) for s, g in genuine.items())
+    findings = _reordering(phys)
+    missing = [s for s in range(1, length + 1) if s not in genuine]
+    placed, taken = _stray_findings(strays, phys, missing, length, head_only)
+    findings += placed
+    truncated_by = "its head file" if length == head.seq else claimed_by or "a checkpoint"
+    findings += _gap_findings(
+        [m for m in missing if m not in taken],
+        genuine,
+        length=length,
+        line_count=len(lines),
+        truncated_by=truncated_by,
+        cut_inside=torn is not None and cut_short,
+    )
+    problems.extend(problem for problem, _ in findings)
+    damage = [line for _, line in findings]
+
+    stale = _stale_head(head, genuine)
+    if not damage and not cut_short and stale is not None and head_readable:
+        problems.append(stale)
+    problems.extend(_entry_problems(genuine, replaced))
+    out.first_damage = min(damage, default=0)
+    return out
+
+
+def _read_head(log: CustodyLog, problems: list[Problem]) -> tuple[Head, bool]:
+    """The log's head record and whether it could be read (if not, an empty head, and a
+    ``HeadMismatch`` added to ``problems``)."""
+    try:
+        return log.read_head(), True
+    except CustodyLogError as exc:
+        problems.append(HeadMismatch(f"{exc.message}; the log is checked without it"))
+        return EMPTY_HEAD, False
+
+
+def _scan(
+    log: CustodyLog,
+    keys: KeyRing,
+    replaced: dict[str, str | None],
+    wanted: set[int],
+    roots: dict[int, bytes],
+) -> tuple[list[LineInfo], int | None]:
+    """Inspect every complete line, filling ``roots`` with the Merkle roots of the prefix
+    sizes in ``wanted``; return the lines and the number of a torn last line (or None)."""
+    builder = RootBuilder()
+    if 0 in wanted:
+        roots[0] = EMPTY_ROOT
+    lines: list[LineInfo] = []
+    for number, raw in enumerate(log.lines(), start=1):
+        if not raw.complete:
+            return lines, number
+        builder.append(leaf_hash(raw.line))
+        if builder.size in wanted:
+            roots[builder.size] = builder.root()
+        lines.append(_inspect(number, raw.offset, raw.line, raw.entry, keys, replaced))
+    return lines, None
+
+
+def _reordering(phys: list[tuple[int, int]]) -> list[_Finding]:
+    """``ReorderedEntries`` when the vouched lines, ``(line number, slot)`` in physical
+    order, do not stand in slot order."""
+    slots = [s for _, s in phys]
+    if slots == sorted(slots):
+        return []
+    moved = [(n, s) for (n, s), w in zip(phys, sorted(slots), strict=True) if s != w]
+    first, last = moved[0][0], moved[-1][0]
+    problem = ReorderedEntries(
+        f"lines {first}-{last} hold entries {', '.join(str(s) for _, s in moved)}",
+        seqs=[s for _, s in moved],
+        first_line=first,
+        last_line=last,
+    )
+    return [(problem, first)]
+
+
+def _stray_findings(
+    strays: list[tuple[LineInfo, str]],
+    phys: list[tuple[int, int]],
+    missing: list[int],
+    length: int,
+    head_only: set[int],
+) -> tuple[list[_Finding], set[int]]:
+    """Say what each stray line is: an ``EditedEntry`` when a missing slot around it can
+    be its place, an ``InsertedEntry`` otherwise. Also return the slots so accounted for."""
     numbers = [n for n, _ in phys]
     slots = [s for _, s in phys]
-    if slots != sorted(slots):
-        moved = [(n, s) for (n, s), w in zip(phys, sorted(slots), strict=True) if s != w]
-        first, last = moved[0][0], moved[-1][0]
-        problems.append(
-            ReorderedEntries(
-                f"lines {first}-{last} hold entries {', '.join(str(s) for _, s in moved)}",
-                seqs=[s for _, s in moved],
-                first_line=first,
-                last_line=last,
-            )
-        )
-        damage.append(first)
-
-    missing = [s for s in range(1, length + 1) if s not in genuine]
+    findings: list[_Finding] = []
     taken: set[int] = set()
     for info, why in strays:
         at = bisect.bisect_left(numbers, info.number)
@@ -192,69 +253,74 @@ def analyse(
             why = "signature does not match; the head file was rewritten to vouch for it"
         elif free:
             slot = info.seq if info.seq in free else free[0]
-        damage.append(info.number)
         if slot is not None:
             taken.add(slot)
-            problems.append(
-                EditedEntry(
-                    f"entry {slot} (line {info.number}): {why}",
-                    seq=slot,
-                    line=info.number,
-                    reason=why,
-                )
+            problem: Problem = EditedEntry(
+                f"entry {slot} (line {info.number}): {why}",
+                seq=slot,
+                line=info.number,
+                reason=why,
             )
         else:
-            problems.append(
-                InsertedEntry(
-                    f"line {info.number}, after entry {before}: {why}",
-                    line=info.number,
-                    after_seq=before,
-                    claimed_seq=info.seq,
-                    reason=why,
-                )
+            problem = InsertedEntry(
+                f"line {info.number}, after entry {before}: {why}",
+                line=info.number,
+                after_seq=before,
+                claimed_seq=info.seq,
+                reason=why,
             )
+        findings.append((problem, info.number))
+    return findings, taken
 
+
+def _gap_findings(
+    missing: list[int],
+    genuine: dict[int, LineInfo],
+    *,
+    length: int,
+    line_count: int,
+    truncated_by: str,
+    cut_inside: bool,
+) -> list[_Finding]:
+    """``TruncatedLog`` for missing slots at the end of the log, ``DeletedEntries`` for
+    each other run of missing slots that no stray line accounts for."""
+    findings: list[_Finding] = []
     last_present = max(genuine, default=0)
-    for first, last in _runs([m for m in missing if m not in taken]):
+    for first, last in _runs(missing):
         if last == length and first > last_present:
-            where = "its head file" if length == head.seq else claimed_by or "a checkpoint"
-            cut = f", cut inside entry {first}" if torn is not None and cut_short else ""
-            problems.append(
-                TruncatedLog(
-                    f"{where} records {length} entries, the log ends after {first - 1}{cut}",
-                    head_seq=length,
-                    log_seq=first - 1,
-                )
+            cut = f", cut inside entry {first}" if cut_inside else ""
+            problem: Problem = TruncatedLog(
+                f"{truncated_by} records {length} entries, the log ends after {first - 1}{cut}",
+                head_seq=length,
+                log_seq=first - 1,
             )
-            damage.append(len(lines) + 1)
+            findings.append((problem, line_count + 1))
             continue
-        line = min((g.number for s, g in genuine.items() if s > last), default=len(lines) + 1)
+        line = min((g.number for s, g in genuine.items() if s > last), default=line_count + 1)
         span = f"entry {first}" if first == last else f"entries {first}-{last}"
-        problems.append(
-            DeletedEntries(
-                f"{span} (before line {line})",
-                first_seq=first,
-                last_seq=last,
-                count=last - first + 1,
-                line=line,
-            )
+        problem = DeletedEntries(
+            f"{span} (before line {line})",
+            first_seq=first,
+            last_seq=last,
+            count=last - first + 1,
+            line=line,
         )
-        damage.append(line)
+        findings.append((problem, line))
+    return findings
 
+
+def _stale_head(head: Head, genuine: dict[int, LineInfo]) -> HeadMismatch | None:
+    """``HeadMismatch`` when the head file names an earlier entry than the log's last, or
+    another hash for its entry."""
+    last_present = max(genuine, default=0)
     at_head = genuine.get(head.seq)
-    stale = head.seq < last_present or (at_head is not None and at_head.digest != head.hash)
-    if not damage and not cut_short and stale and head_readable:
-        problems.append(
-            HeadMismatch(
-                f"head says entry {head.seq}, log ends at {last_present}",
-                head_seq=head.seq,
-                log_seq=last_present,
-            )
+    if head.seq < last_present or (at_head is not None and at_head.digest != head.hash):
+        return HeadMismatch(
+            f"head says entry {head.seq}, log ends at {last_present}",
+            head_seq=head.seq,
+            log_seq=last_present,
         )
-
-    problems.extend(_entry_problems(genuine, replaced))
-    out.first_damage = min(damage, default=0)
-    return out
+    return None
 
 
 def _inspect(

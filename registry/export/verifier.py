@@ -211,6 +211,11 @@ class Report:
             self.failures += 1
         return ok
 
+    def check_none(self, found, text, label, shown=None):
+        """Pass when nothing was ``found``; else name ``shown`` (the first ten) after ``label``."""
+        shown = found[:10] if shown is None else shown
+        return self.check(not found, text + (f"; {label} {shown}" if found else ""))
+
 
 def _signature_ok(entry, keys):
     raw = keys.get(entry.get("key"))
@@ -279,10 +284,8 @@ def _inside(bag, rel):
     return os.path.commonpath([os.path.realpath(bag), full]) == os.path.realpath(bag)
 
 
-def verify_bag(bag, root=None):
-    rep = Report()
-    bag = os.path.abspath(bag)
-    rep.check(os.path.isfile(os.path.join(bag, "bagit.txt")), "bagit.txt is present")
+def _check_oxum(rep, bag):
+    """Check bag-info.txt's Payload-Oxum against the payload files; return their paths."""
     payload = []
     for folder, _, files in os.walk(os.path.join(bag, "data")):
         for name in files:
@@ -294,91 +297,84 @@ def verify_bag(bag, root=None):
                 key, _, value = line.partition(":")
                 info[key.strip()] = value.strip()
     size = sum(os.path.getsize(os.path.join(bag, p)) for p in payload)
-    rep.check(
-        info.get("Payload-Oxum") == f"{size}.{len(payload)}",
-        f"Payload-Oxum {info.get('Payload-Oxum')} matches {size} bytes in {len(payload)} files",
-    )
+    oxum = info.get("Payload-Oxum")
+    matches = f"Payload-Oxum {oxum} matches {size} bytes in {len(payload)} files"
+    rep.check(oxum == f"{size}.{len(payload)}", matches)
+    return payload
+
+
+def _mismatched(bag, listed, algorithm):
+    """The names in a manifest that are outside the bag, absent, or of another digest."""
+    return [
+        name
+        for name, want in listed.items()
+        if not _inside(bag, name)
+        or not os.path.isfile(os.path.join(bag, name))
+        or _digest_file(os.path.join(bag, name), algorithm) != want
+    ]
+
+
+def _check_manifests(rep, bag, payload):
+    """Check the payload against the SHA-256 and SHA-512 manifests, tag files against theirs."""
     for algorithm in ("sha256", "sha512"):
         manifest = os.path.join(bag, f"manifest-{algorithm}.txt")
         if not rep.check(os.path.isfile(manifest), f"manifest-{algorithm}.txt is present"):
             continue
         listed = _read_manifest(manifest)
-        bad = [
-            name
-            for name, want in listed.items()
-            if not _inside(bag, name)
-            or not os.path.isfile(os.path.join(bag, name))
-            or _digest_file(os.path.join(bag, name), algorithm) != want
-        ]
-        rep.check(
-            not bad,
-            f"{len(listed) - len(bad)}/{len(listed)} payload files match "
-            f"their {algorithm}" + (f"; wrong or missing: {', '.join(bad[:5])}" if bad else ""),
-        )
+        bad = _mismatched(bag, listed, algorithm)
+        matching = f"{len(listed) - len(bad)}/{len(listed)} payload files match their {algorithm}"
+        rep.check_none(bad, matching, "wrong or missing:", ", ".join(bad[:5]))
         unlisted = sorted(set(payload) - set(listed))
-        rep.check(
-            not unlisted,
-            f"every payload file is in manifest-{algorithm}.txt"
-            + (f"; unlisted: {', '.join(unlisted[:5])}" if unlisted else ""),
-        )
+        listing = f"every payload file is in manifest-{algorithm}.txt"
+        rep.check_none(unlisted, listing, "unlisted:", ", ".join(unlisted[:5]))
         tagmanifest = os.path.join(bag, f"tagmanifest-{algorithm}.txt")
         if os.path.isfile(tagmanifest):
-            tags = _read_manifest(tagmanifest)
-            bad = [
-                n
-                for n, want in tags.items()
-                if not _inside(bag, n)
-                or not os.path.isfile(os.path.join(bag, n))
-                or _digest_file(os.path.join(bag, n), algorithm) != want
-            ]
-            rep.check(
-                not bad,
-                f"tag files match tagmanifest-{algorithm}.txt"
-                + (f"; wrong: {', '.join(bad)}" if bad else ""),
-            )
+            bad = _mismatched(bag, _read_manifest(tagmanifest), algorithm)
+            tags = f"tag files match tagmanifest-{algorithm}.txt"
+            rep.check_none(bad, tags, "wrong:", ", ".join(bad))
 
-    data = os.path.join(bag, "data")
-    with open(os.path.join(data, "keys", "keys.json"), encoding="utf-8") as fh:
-        key_index = json.load(fh)
+
+def _load_json(path):
+    """The JSON document in a UTF-8 file."""
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def _check_keys(rep, data):
+    """Check that each public key matches its key id; return the good ones (raw, by id)."""
+    key_index = _load_json(os.path.join(data, "keys", "keys.json"))
     pems = {}
     for kid in key_index:
         with open(os.path.join(data, "keys", f"{kid}.pem"), encoding="ascii") as fh:
             pems[kid] = fh.read()
     keys = _keys_from_pems(pems)
-    rep.check(
-        len(keys) == len(key_index), f"{len(keys)}/{len(key_index)} public keys match their key ids"
-    )
-    with open(os.path.join(data, "custody", "checkpoint.json"), encoding="utf-8") as fh:
-        cp = json.load(fh)
-    _checkpoint_ok(rep, cp, keys, root)
-    with open(os.path.join(data, "custody", "proofs.json"), encoding="utf-8") as fh:
-        proofs = {p["seq"]: p for p in json.load(fh)["proofs"]}
-    with open(os.path.join(data, "custody", "custody.jsonl"), "rb") as fh:
-        lines = [line[:-1] if line.endswith(b"\n") else line for line in fh]
-    entries = [json.loads(line) for line in lines]
+    matching = f"{len(keys)}/{len(key_index)} public keys match their key ids"
+    rep.check(len(keys) == len(key_index), matching)
+    return keys
+
+
+def _check_signatures(rep, entries, keys):
+    """Check that every custody entry carries a signature, and that it is valid."""
     unsigned = [e.get("seq") for e in entries if not e.get("sig") or not e.get("key")]
-    rep.check(
-        not unsigned,
-        f"all {len(entries)} custody entries carry a signature"
-        + (f"; unsigned: {unsigned[:10]}" if unsigned else ""),
-    )
+    rep.check_none(unsigned, f"all {len(entries)} custody entries carry a signature", "unsigned:")
     bad_sigs = [e.get("seq") for e in entries if not _signature_ok(e, keys)]
-    rep.check(
-        not bad_sigs,
-        f"{len(entries) - len(bad_sigs)}/{len(entries)} signatures are "
-        "valid" + (f"; invalid: {bad_sigs[:10]}" if bad_sigs else ""),
-    )
+    valid = f"{len(entries) - len(bad_sigs)}/{len(entries)} signatures are valid"
+    rep.check_none(bad_sigs, valid, "invalid:")
+
+
+def _check_chain(rep, entries, lines):
+    """Check that each entry names the hash of the one before it, in increasing order."""
     broken = []
     for (a, la), b in zip(zip(entries, lines), entries[1:]):
         if b.get("seq") == a.get("seq", 0) + 1 and b.get("prev") != hashlib.sha256(la).hexdigest():
             broken.append(b.get("seq"))
         if b.get("seq", 0) <= a.get("seq", 0):
             broken.append(b.get("seq"))
-    rep.check(
-        not broken,
-        "consecutive entries are hash-chained and in order"
-        + (f"; broken at {broken[:10]}" if broken else ""),
-    )
+    rep.check_none(broken, "consecutive entries are hash-chained and in order", "broken at")
+
+
+def _check_inclusion(rep, entries, lines, proofs, cp):
+    """Check each entry's Merkle inclusion proof against the checkpoint's root."""
     cp_root, cp_size = bytes.fromhex(cp["root"]), cp["size"]
     unproven = []
     for entry, line in zip(entries, lines):
@@ -389,22 +385,17 @@ def verify_bag(bag, root=None):
             ok = inclusion_root(leaf_hash(line), proof["leaf_index"], cp_size, path) == cp_root
         if not ok:
             unproven.append(entry.get("seq"))
-    rep.check(
-        not unproven,
-        f"{len(entries) - len(unproven)}/{len(entries)} entries are in the "
-        f"checkpoint's Merkle tree" + (f"; not: {unproven[:10]}" if unproven else ""),
-    )
+    proven = f"{len(entries) - len(unproven)}/{len(entries)} entries are in the checkpoint's"
+    rep.check_none(unproven, proven + " Merkle tree", "not:")
 
-    with open(os.path.join(data, "index.json"), encoding="utf-8") as fh:
-        index = json.load(fh)
+
+def _check_originals(rep, bag, index, entries):
+    """Check each original: present, hashing to its id, as its item.stored entry logged."""
     stored = {e.get("sha256"): e for e in entries if e.get("action") == "item.stored"}
     for item in index["items"]:
-        sha = item["sha256"]
-        original = item["original"]
-        if not rep.check(
-            _inside(bag, original) and os.path.isfile(os.path.join(bag, original)),
-            f"{sha[:16]}… original {original} is present",
-        ):
+        sha, original = item["sha256"], item["original"]
+        present = _inside(bag, original) and os.path.isfile(os.path.join(bag, original))
+        if not rep.check(present, f"{sha[:16]}… original {original} is present"):
             continue
         path = os.path.join(bag, original)
         rep.check(_digest_file(path, "sha256") == sha, f"{sha[:16]}… original hashes to its id")
@@ -416,13 +407,34 @@ def verify_bag(bag, root=None):
             and logged.get("md5") == _digest_file(path, "md5"),
             f"{sha[:16]}… size, SHA-1 and MD5 match its logged item.stored entry",
         )
+
+
+def verify_bag(bag, root=None):
+    """Check a bag: BagIt files, keys, checkpoint, custody log, originals; return the Report."""
+    rep = Report()
+    bag = os.path.abspath(bag)
+    rep.check(os.path.isfile(os.path.join(bag, "bagit.txt")), "bagit.txt is present")
+    payload = _check_oxum(rep, bag)
+    _check_manifests(rep, bag, payload)
+    data = os.path.join(bag, "data")
+    keys = _check_keys(rep, data)
+    cp = _load_json(os.path.join(data, "custody", "checkpoint.json"))
+    _checkpoint_ok(rep, cp, keys, root)
+    proofs = _load_json(os.path.join(data, "custody", "proofs.json"))["proofs"]
+    proofs = {p["seq"]: p for p in proofs}
+    with open(os.path.join(data, "custody", "custody.jsonl"), "rb") as fh:
+        lines = [line[:-1] if line.endswith(b"\n") else line for line in fh]
+    entries = [json.loads(line) for line in lines]
+    _check_signatures(rep, entries, keys)
+    _check_chain(rep, entries, lines)
+    _check_inclusion(rep, entries, lines, proofs, cp)
+    _check_originals(rep, bag, _load_json(os.path.join(data, "index.json")), entries)
     return rep
 
 
 def verify_proof(path, root=None):
     rep = Report()
-    with open(path, encoding="utf-8") as fh:
-        bundle = json.load(fh)
+    bundle = _load_json(path)
     keys = _keys_from_pems(bundle.get("public_keys") or {})
     cp = bundle["checkpoint"]
     _checkpoint_ok(rep, cp, keys, root)
@@ -441,8 +453,7 @@ def verify_proof(path, root=None):
 
 def verify_consistency(path, root=None):
     rep = Report()
-    with open(path, encoding="utf-8") as fh:
-        bundle = json.load(fh)
+    bundle = _load_json(path)
     keys = _keys_from_pems(bundle.get("public_keys") or {})
     old, new = bundle["old"], bundle["new"]
     _checkpoint_ok(rep, old, keys, root)
