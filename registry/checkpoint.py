@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ingest.errors import CustodyLogError, RegistryError
 
 from .custody import canonical, utc_now
-from .fsutil import atomic_write
+from .fsutil import atomic_write, pause_point
 from .keys import INSTALLATION, KeyRing
 from .merkle import MerkleTree, leaf_hash
 
@@ -201,7 +201,9 @@ def make_checkpoint(reg: Registry, *, actor: str) -> Checkpoint:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         rel = os.path.relpath(path, reg.root).replace(os.sep, "/")
         signed = replace(cp, sig=signer.sign(canonical(cp.body())), file=rel)
+        pause_point("checkpoint.signed")
         atomic_write(path, (json.dumps(signed.to_dict(), indent=2) + "\n").encode())
+        pause_point("checkpoint.written")
         reg.record(
             [
                 {
@@ -211,5 +213,6 @@ def make_checkpoint(reg: Registry, *, actor: str) -> Checkpoint:
                 }
             ]
         )
+        pause_point("checkpoint.logged")
         reg.save()
     return signed

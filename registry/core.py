@@ -47,7 +47,7 @@ from .catalog import Catalog
 from .catalog import rebuild as rebuild_catalog
 from .custody import CustodyLog, entry_hash, utc_now
 from .dupes import clusters
-from .fsutil import atomic_write, iter_stray_temps
+from .fsutil import atomic_write, iter_stray_temps, pause_point
 from .keys import INSTALLATION, KeyRing, Signer
 from .match import MatchConfig
 from .similar import NearDuplicates
@@ -385,10 +385,14 @@ class Registry:
                         }
                     )
             events += self._near_duplicates_of(new_recs, results, sub.actor)
+            pause_point("commit.staged")
             self.record(events)
+            pause_point("commit.logged")
             for sha in staged:
                 self.vault.commit(sha)
+            pause_point("commit.vaulted")
             self.save()
+            pause_point("commit.saved")
             self.near.committed()
         return results
 
@@ -488,11 +492,14 @@ class Registry:
             shutil.rmtree(building, ignore_errors=True)
             fresh = rebuild_catalog(self._log_triples(), building)
             fresh.flush()
+            pause_point("rebuild.built")
             shutil.rmtree(old, ignore_errors=True)
             # A crash between these renames leaves no catalogue: the next writer then
             # replays the whole log, which is what a rebuild does anyway.
             os.replace(self.catalog_path, old)
+            pause_point("rebuild.between_renames")
             os.replace(building, self.catalog_path)
+            pause_point("rebuild.renamed")
             shutil.rmtree(old, ignore_errors=True)
             self._catalog = None
             self.record(

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..checkpoint import Checkpoint, NoCheckpoint, latest, log_leaves, make_checkpoint
 from ..custody import utc_now
+from ..fsutil import pause_point
 from ..merkle import root_of
 from .bag import export_bag
 from .case import export_case
@@ -129,6 +130,7 @@ def export(
         "file_count": len(files),
         "checkpoint": {"size": checkpoint.size, "root": checkpoint.root} if checkpoint else None,
     }
+    pause_point("export.written")
     with reg.writing(actor):
         [entry] = reg.record([{"actor": actor, "action": "export", "details": details}])
         reg.save()

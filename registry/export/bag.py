@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..checkpoint import Checkpoint
+from ..fsutil import pause_point
 from ..keys import KeyRing
 from ..merkle import MerkleTree, leaf_hash
 from ..version import TOOL_NAME, __version__
@@ -107,6 +108,7 @@ def export_bag(
         "items": index_items,
     }
     payload.append(out.write("data", "index.json", data=_json(index)))
+    pause_point("export.payload")
 
     tags = [
         out.write("bagit.txt", data=b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"),
