@@ -1,6 +1,10 @@
-"""Crash loop: kill -9 real `evidence` processes at random moments, then check that the
-registry opens and verifies after every kill and that every file ends up stored exactly
-once with its sightings.
+"""Crash loop: kill -9 real `evidence` processes at their commit points, then check that
+the registry opens and verifies after every kill and that every file ends up stored
+exactly once with its sightings.
+
+Each round runs one command with ``EVIDENCE_PAUSE_AT`` set to one of the commit points
+it passes (``registry.fsutil.pause_point``, chosen at random) and kills it once it stops
+there, so every round is a kill mid-way, however fast the machine.
 
     python bench/crash_loop.py --rounds 40
 """
@@ -10,20 +14,16 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import random
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from support.cli import run_cli, spawn_cli  # noqa: E402
+from support.cli import PAUSE_POINTS, kill_at, run_cli  # noqa: E402
 from support.media import write_jpeg, write_video  # noqa: E402
 
 
@@ -44,14 +44,16 @@ def main() -> None:
         ]
         files += [write_video(inbox / f"v{i}.mp4", 900 + i, seconds=2) for i in range(args.videos)]
         reg = work / "reg"
-        counts = {"ingest": 0, "rebuild": 0, "verify": 0, "checkpoint": 0, "export": 0}
-        kills = {k: 0 for k in counts}
+        run_cli("init", registry=reg, check=True)
+        kills = {k: {p: 0 for p in points} for k, points in PAUSE_POINTS.items()}
         failures = []
         for n in range(args.rounds):
-            ready = (reg / "REGISTRY.json").exists()
+            # Export needs an item; after a verify, every logged item is in the vault.
+            ready = any(p.is_file() for p in (reg / "vault").glob("[0-9a-f]*/*/*"))
             kind = rng.choice(
                 ["ingest"] * 4 + (["rebuild", "verify", "checkpoint", "export"] if ready else [])
             )
+            point = rng.choice(PAUSE_POINTS[kind])
             argv = {
                 "ingest": ["ingest", str(inbox), "--workers", "2", "--actor", f"run{n}"],
                 "rebuild": ["rebuild"],
@@ -59,18 +61,13 @@ def main() -> None:
                 "checkpoint": ["checkpoint"],
                 "export": ["export", "--format", "bagit", "--out", str(work / f"bag{n}")],
             }[kind]
-            counts[kind] += 1
-            proc = spawn_cli(*argv, registry=reg, output=subprocess.DEVNULL)
-            # The other operations finish within a second or two of start-up.
-            time.sleep(rng.uniform(0.2, 3.0) if kind == "ingest" else rng.uniform(0.4, 1.3))
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                kills[kind] += 1
-            proc.wait()
-            if (reg / "REGISTRY.json").exists():
-                check = run_cli("verify", "--json", registry=reg)
-                if check.returncode != 0:
-                    failures.append((n, kind, check.stdout[-500:] + check.stderr[-500:]))
+            kill_at(argv, point, registry=reg, work=work)
+            kills[kind][point] += 1
+            check = run_cli("verify", "--json", registry=reg)
+            if check.returncode != 0:
+                failures.append(
+                    (n, f"{kind} at {point}", check.stdout[-500:] + check.stderr[-500:])
+                )
         final = run_cli("ingest", str(inbox), "--json", "--actor", "final", registry=reg)
         items = [
             json.loads(line) for line in run_cli("list", "--json", registry=reg).stdout.splitlines()
@@ -79,10 +76,12 @@ def main() -> None:
         got = [i["sha256"] for i in items]
         vault = [p for p in (reg / "vault").rglob("*") if p.is_file() and ".staging" not in p.parts]
         verify = run_cli("verify", registry=reg)
-        print("| operation | runs | killed |\n|---|---|---|")
-        for k in counts:
-            print(f"| {k} | {counts[k]} | {kills[k]} |")
-        print(f"\nkills: {sum(kills.values())}; verify failures after a kill: {len(failures)}")
+        print("| operation | killed at | kills |\n|---|---|---|")
+        for kind, points in kills.items():
+            for point, count in points.items():
+                print(f"| {kind} | {point} | {count} |")
+        total = sum(sum(points.values()) for points in kills.values())
+        print(f"\nkills: {total} of {args.rounds} rounds; verify failures: {len(failures)}")
         print(
             f"final ingest exit code: {final.returncode}; items: {len(got)} "
             f"(expected {len(expected)}, duplicates {len(got) - len(set(got))}, "

@@ -48,7 +48,7 @@ from registry.errors import (
     RegistryLocked,
     RegistryNotWritable,
 )
-from registry.fsutil import atomic_write, iter_stray_temps
+from registry.fsutil import atomic_write, iter_stray_temps, pause_point
 from registry.ingesting import DEFAULT_ACTOR, IngestResult, Submission, iter_ingest
 from registry.reindexing import reindex
 from registry.schema import present
@@ -343,11 +343,14 @@ class Registry:
             shutil.rmtree(building, ignore_errors=True)
             fresh = rebuild_catalog(self._log_triples(), building)
             fresh.flush()
+            pause_point("rebuild.built")
             shutil.rmtree(old, ignore_errors=True)
             # A crash between these renames leaves no catalogue: the next writer then
             # replays the whole log, which is what a rebuild does anyway.
             os.replace(self.catalog_path, old)
+            pause_point("rebuild.between_renames")
             os.replace(building, self.catalog_path)
+            pause_point("rebuild.renamed")
             shutil.rmtree(old, ignore_errors=True)
             self._catalog = None
             self.record([catalog_rebuilt(actor, len(fresh))])

@@ -5,7 +5,13 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator
+
+#: Test hook (``pause_point``): ``<point>`` or ``<point>:<n>``, and the file to create.
+_PAUSE_AT = os.environ.get("EVIDENCE_PAUSE_AT", "")
+_PAUSE_FILE = os.environ.get("EVIDENCE_PAUSE_FILE", "")
+_reached: dict[str, int] = {}
 
 
 def fsync_dir(path: str) -> None:
@@ -50,6 +56,27 @@ def append_durable(path: str, data: bytes) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def pause_point(name: str) -> None:
+    """A named commit point, where crash tests stop a writer to kill it (kill -9).
+
+    With ``EVIDENCE_PAUSE_AT=<name>`` (or ``<name>:<n>``, the n-th time this process
+    gets here) this creates ``EVIDENCE_PAUSE_FILE`` (holding ``<name>:<n>``) atomically
+    and then blocks forever. Without it, this returns at once.
+    """
+    if not _PAUSE_AT:
+        return
+    point, _, nth = _PAUSE_AT.partition(":")
+    if name != point:
+        return
+    count = _reached[name] = _reached.get(name, 0) + 1
+    if count != int(nth or 1):
+        return
+    if _PAUSE_FILE:
+        atomic_write(_PAUSE_FILE, f"{name}:{count}\n".encode())
+    while True:
+        time.sleep(3600)
 
 
 def iter_stray_temps(folder: str) -> Iterator[str]:

@@ -26,6 +26,7 @@ from registry.custody import (
     sighting_added,
 )
 from registry.errors import StepFailed
+from registry.fsutil import pause_point
 from registry.schema import STORED_FIELDS
 from registry.session import Session
 from registry.similarity import MatchConfig, NearDuplicates
@@ -195,10 +196,14 @@ def commit(
         for rec in new:
             sha = rec.sha256 or ""
             events += [neardup_found(sub.actor, sha, m) for m in found.get(sha, [])]
+        pause_point("commit.staged")
         reg.record(events)
+        pause_point("commit.logged")
         for sha in staged:
             reg.vault.commit(sha)
+        pause_point("commit.vaulted")
         reg.save()
+        pause_point("commit.saved")
         near.committed()
     return results
 

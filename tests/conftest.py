@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 # Re-exported so that ``from conftest import write_jpeg`` and the like keep working.
+from support.cli import PAUSE_POINTS as PAUSE_POINTS
 from support.cli import ROOT as ROOT
+from support.cli import kill_at as kill_at
 from support.cli import run_cli as run_cli
 from support.cli import spawn_cli as spawn_cli
 from support.media import scene as scene

@@ -7,15 +7,13 @@ import errno
 import json
 import os
 import random
-import signal
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from registry import Registry, RegistryError, Submission, init_registry
-from support.cli import run_cli, spawn_cli
+from support.cli import PAUSE_POINTS, kill_at, run_cli, spawn_cli
 from support.media import write_jpeg, write_video
 
 
@@ -31,50 +29,50 @@ def _files(folder: Path, photos: int, videos: int, seed: int = 100) -> list[Path
 
 @pytest.mark.slow
 def test_kill_9_loop_during_ingest_rebuild_checkpoint_export(tmp_path: Path) -> None:
-    files = _files(tmp_path / "in", photos=16, videos=2)
-    reg = tmp_path / "reg"
+    """Each round stops a command at one of its commit points (``pause_point``) and
+    kills it there with SIGKILL: every round is a kill mid-way, on any machine."""
+    inbox, reg = tmp_path / "in", tmp_path / "reg"
+    run_cli("init", registry=reg, check=True)
     rng = random.Random(20261126)
-    kills = 0
-    others = [("rebuild",), ("checkpoint",), ("export", "--format", "bagit", "--out")]
-    round_ = 0
-    # Keep going until enough runs were killed mid-way (a run that finished first
-    # does not count), whatever the machine's speed.
-    while kills < 8 and round_ < 40:
-        round_ += 1
-        if round_ % 3 == 2 and (reg / "REGISTRY.json").exists():
-            argv = others[(round_ // 3) % len(others)]
-            if argv[0] == "export":
-                argv = (*argv, str(tmp_path / f"bag{round_}"))
-            proc = spawn_cli(*argv, registry=reg)
-            delay = rng.uniform(0.4, 1.3)
+    plan = [(cmd, point) for cmd, points in PAUSE_POINTS.items() for point in points]
+    rng.shuffle(plan)
+    # First an ingest killed once its batch is logged, so that there are items to export.
+    plan.insert(0, ("ingest", "commit.logged"))
+    files: list[Path] = []
+
+    def ingest(round_: int) -> tuple[str, ...]:
+        # Only files new to the registry: whichever of them the first batch holds, the
+        # kill leaves new items half-stored (staged, logged, or in the vault).
+        folder = inbox / f"r{round_:02d}"
+        files.extend(_files(folder, photos=3, videos=1, seed=100 + 10 * round_))
+        return ("ingest", str(folder), "--workers", "2", "--json", "--actor", f"run{round_}")
+
+    for round_, (cmd, point) in enumerate(plan):
+        if cmd == "ingest":
+            argv = ingest(round_)
+        elif cmd == "export":
+            argv = ("export", "--format", "bagit", "--out", str(tmp_path / f"bag{round_}"))
+        elif cmd == "verify":
+            # Leave the catalogue behind the log, so that verify's first append is the
+            # entry of its recovery: a kill while recovering from a kill.
+            kill_at(ingest(round_), "commit.logged", registry=reg, work=tmp_path)
+            argv = ("verify", "--json")
         else:
-            proc = spawn_cli(
-                "ingest",
-                str(tmp_path / "in"),
-                "--workers",
-                "2",
-                "--json",
-                "--actor",
-                f"run{round_}",
-                registry=reg,
-            )
-            delay = rng.uniform(0.3, 2.0)
-        time.sleep(delay)
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            kills += 1
-        proc.wait()
-        if (reg / "REGISTRY.json").exists():
-            check = run_cli("verify", "--json", registry=reg)
-            assert check.returncode == 0, check.stdout + check.stderr
-    assert kills >= 8
-    final = run_cli("ingest", str(tmp_path / "in"), "--json", "--actor", "final", registry=reg)
+            argv = (cmd,)
+        assert kill_at(argv, point, registry=reg, work=tmp_path) == f"{point}:1"
+        if cmd == "verify":
+            last = json.loads((reg / "custody.jsonl").read_bytes().splitlines()[-1])
+            assert last["action"] == "registry.recovered", last
+        check = run_cli("verify", "--json", registry=reg)
+        assert check.returncode == 0, (round_, cmd, point, check.stdout + check.stderr)
+    final = run_cli("ingest", str(inbox), "--json", "--actor", "final", registry=reg)
     assert final.returncode == 0, final.stderr
     assert run_cli("verify", registry=reg).returncode == 0
     items = _jsonl(run_cli("list", "--json", registry=reg, check=True).stdout)
     import hashlib
 
     expected = {hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    assert len(expected) == len(files)
     assert sorted(i["sha256"] for i in items) == sorted(expected)  # each exactly once
     for item in items:
         assert item["sightings"][-1]["observed_by"] == "final"
@@ -96,12 +94,14 @@ def test_concurrent_ingests_and_readers(tmp_path: Path) -> None:
 
     def read_loop() -> None:
         nonlocal reads
-        while not stop.is_set():
+        while True:  # reads once at least, however soon the writers are done
             proc = run_cli("list", "--json", registry=reg)
             if proc.returncode != 0:
                 reader_failures.append(proc.stderr)
             _jsonl(proc.stdout)  # always parseable: readers never see a torn file
             reads += 1
+            if stop.is_set():
+                break
 
     reader = threading.Thread(target=read_loop)
     reader.start()

@@ -26,7 +26,7 @@ from registry.custody.keys import INSTALLATION, KeyRing
 from registry.custody.log import canonical, utc_now
 from registry.custody.merkle import MerkleTree, leaf_hash
 from registry.errors import CustodyLogError, NoCheckpoint
-from registry.fsutil import atomic_write
+from registry.fsutil import atomic_write, pause_point
 
 if TYPE_CHECKING:
     from registry.session import Session
@@ -193,7 +193,10 @@ def make_checkpoint(reg: Session, *, actor: str) -> Checkpoint:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         rel = os.path.relpath(path, reg.root).replace(os.sep, "/")
         signed = replace(cp, sig=signer.sign(canonical(cp.body())), file=rel)
+        pause_point("checkpoint.signed")
         atomic_write(path, (json.dumps(signed.to_dict(), indent=2) + "\n").encode())
+        pause_point("checkpoint.written")
         reg.record([checkpoint_made(actor, {**signed.to_dict(), "file": rel})])
+        pause_point("checkpoint.logged")
         reg.save()
     return signed

@@ -35,7 +35,7 @@ from typing import Any
 
 from registry.custody.keys import KeyRing, Signer
 from registry.errors import CustodyLogError
-from registry.fsutil import append_durable, atomic_write
+from registry.fsutil import append_durable, atomic_write, pause_point
 from registry.version import TOOL_NAME, __version__
 
 GENESIS = "0" * 64
@@ -279,6 +279,7 @@ class CustodyLog:
         except OSError as exc:
             self._undo_partial_append(head.offset)
             raise CustodyLogError(f"cannot append to the log: {exc.strerror or exc}") from exc
+        pause_point("custody.appended")
         try:
             self._write_head(Head(seq, prev, head.offset + len(payload)))
         except OSError as exc:

@@ -31,6 +31,7 @@ from registry.export.gather import Selection, gather, select_items
 from registry.export.html import export_html
 from registry.export.safepath import OutDir, Written, safe_name
 from registry.export.tables import export_csv, export_jsonl
+from registry.fsutil import pause_point
 
 if TYPE_CHECKING:
     from registry.session import Session
@@ -136,6 +137,7 @@ def export(
     }
     if sel.warnings:
         details["warnings"] = sel.warnings[:100]
+    pause_point("export.written")
     with reg.writing(actor):
         [entry] = reg.record([export_made(actor, details)])
         reg.save()

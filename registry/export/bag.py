@@ -31,6 +31,7 @@ from registry.custody.keys import KeyRing
 from registry.custody.merkle import MerkleTree, leaf_hash
 from registry.export.gather import Selection
 from registry.export.safepath import OutDir, Written, safe_name
+from registry.fsutil import pause_point
 from registry.version import TOOL_NAME, __version__
 
 VERIFIER_NAME = "verify_bag.py"
@@ -107,6 +108,7 @@ def export_bag(
         "items": index_items,
     }
     payload.append(out.write("data", "index.json", data=_json(index)))
+    pause_point("export.payload")
 
     tags = [
         out.write("bagit.txt", data=b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"),
