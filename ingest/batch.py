@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from ingest.errors import EvidenceError, TimeLimit, WorkerCrashed
 from ingest.extraction import extract, rehash_image, rehash_video
-from ingest.photo.image import MAX_PIXELS
+from ingest.photo import MAX_PIXELS
 from ingest.record import Extracted, display_path
 from ingest.walk import WalkEntry
 

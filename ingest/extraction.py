@@ -27,14 +27,10 @@ from ingest.errors import (
     UnreadableFile,
 )
 from ingest.hashes import CHUNK, MultiHasher
-from ingest.photo import features
-from ingest.photo.exif import read_exif
-from ingest.photo.image import MAX_PIXELS, decode_image
-from ingest.photo.perceptual import hash_picture, versions_tag
+from ingest.photo import MAX_PIXELS, decode_image, features, hash_picture, read_exif, versions_tag
 from ingest.record import Extracted, display_path
 from ingest.sniff import HEAD_SIZE, sniff
-from ingest.video.frames import hash_video_frames
-from ingest.video.meta import read_video_metadata
+from ingest.video import hash_video_frames, read_video_metadata
 
 #: Images up to this size are kept in memory after hashing so they are decoded from the
 #: very bytes that were hashed; larger ones are refused as images.

@@ -17,10 +17,14 @@ Custody and exports (``docs/custody.md``)::
 
 from ingest import EvidenceError
 from registry.core import Registry, init_registry
-from registry.custody.actors import create_actor_key, list_keys
-from registry.custody.checkpoint import make_checkpoint
-from registry.custody.notes import add_note
-from registry.custody.proofs import prove_consistency, prove_item
+from registry.custody import (
+    add_note,
+    create_actor_key,
+    list_keys,
+    make_checkpoint,
+    prove_consistency,
+    prove_item,
+)
 from registry.errors import (
     AmbiguousPrefix,
     ItemNotFound,

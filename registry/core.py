@@ -31,6 +31,8 @@ from filelock import FileLock, Timeout
 from ingest import Limits
 from registry.custody import (
     INSTALLATION,
+    REGISTRY_CREATED,
+    REGISTRY_RECOVERED,
     CustodyLog,
     KeyRing,
     Signer,
@@ -38,7 +40,6 @@ from registry.custody import (
     entry_hash,
     registry_created,
     registry_recovered,
-    utc_now,
     verify_run,
 )
 from registry.errors import (
@@ -370,8 +371,16 @@ class Registry:
                 yield entry
 
 
+#: What an interrupted ``init`` can leave in the folder before ``REGISTRY.json``.
+_INIT_LEFTOVERS = {".lock", "keys", "vault", "catalog", "custody.jsonl", "custody.head.json"}
+
+
 def init_registry(root: str, *, actor: str = DEFAULT_ACTOR) -> Registry:
     """Create a registry at ``root`` (an absent or empty folder).
+
+    An ``init`` interrupted by a crash (its key made, its ``registry.created`` entry
+    perhaps logged, its marker ``REGISTRY.json`` not yet written) is finished: the key
+    and the logged entry are kept, never made twice.
 
     Raises:
         RegistryError: ``root`` is already a registry or holds other files.
@@ -380,7 +389,7 @@ def init_registry(root: str, *, actor: str = DEFAULT_ACTOR) -> Registry:
     if os.path.exists(os.path.join(root, "REGISTRY.json")):
         raise RegistryError(f"{root} is already a registry")
     os.makedirs(root, exist_ok=True)
-    leftovers = set(os.listdir(root)) - {".lock", "keys", "vault"}
+    leftovers = {n for n in os.listdir(root) if not n.endswith(".tmp")} - _INIT_LEFTOVERS
     if leftovers:
         raise RegistryError(f"{root} is not empty ({', '.join(sorted(leftovers)[:3])} …)")
     reg = Registry(root)
@@ -389,15 +398,20 @@ def init_registry(root: str, *, actor: str = DEFAULT_ACTOR) -> Registry:
         # A crash during an earlier init may have left a key; reuse it, never overwrite.
         signer = reg.keys.signer() if reg.keys.has(INSTALLATION) else reg.keys.create()
         reg._signer = signer
-        registry_id = str(uuid.uuid4())
-        reg.record([registry_created(actor, registry_id, FORMAT, FORMAT_VERSION, signer.id)])
-        reg.save()
+        created = _interrupted_init(reg, root, actor)
+        if created is None:
+            details = {"registry_id": str(uuid.uuid4())}
+            [created] = reg.record(
+                [registry_created(actor, details["registry_id"], FORMAT, FORMAT_VERSION, signer.id)]
+            )
+            reg.save()
+        pause_point("init.logged")
         info = {
             "format": FORMAT,
             "version": FORMAT_VERSION,
-            "registry_id": registry_id,
-            "created_at": utc_now(),
-            "created_by": actor,
+            "registry_id": created["details"]["registry_id"],
+            "created_at": created["time"],
+            "created_by": created["actor"],
             "tool": {"name": TOOL_NAME, "version": __version__},
             "installation_key": signer.id,
         }
@@ -405,6 +419,32 @@ def init_registry(root: str, *, actor: str = DEFAULT_ACTOR) -> Registry:
             os.path.join(root, "REGISTRY.json"), (json.dumps(info, indent=2) + "\n").encode()
         )
     return reg
+
+
+def _interrupted_init(reg: Registry, root: str, actor: str) -> dict[str, Any] | None:
+    """The ``registry.created`` entry an interrupted init logged (after recovering the
+    log and the catalogue), or None when it logged nothing.
+
+    Raises:
+        RegistryError: The folder holds a custody log of more than an init.
+    """
+    if not os.path.exists(reg.log.path):
+        return None
+    reg.log.recover()  # a torn first line is cut: it was never accepted
+    entries = list(reg.log.entries())
+    if not entries:
+        for path in (reg.log.path, reg.log.head_path):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        shutil.rmtree(reg.catalog_path, ignore_errors=True)
+        return None
+    first = entries[0]
+    if first.get("action") != REGISTRY_CREATED or any(
+        e.get("action") not in (REGISTRY_CREATED, REGISTRY_RECOVERED) for e in entries[1:]
+    ):
+        raise RegistryError(f"{root} holds a custody log but no REGISTRY.json; not an init")
+    reg.recover(actor)  # the catalogue catches up with the log (and the repair is logged)
+    return first
 
 
 def _stamp(path: str) -> tuple[int, int, int] | None:

@@ -9,10 +9,8 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from registry.custody.keys import KeyRing, Signer
-from registry.custody.log import CustodyLog
-from registry.store.catalog import Catalog
-from registry.store.vault import Vault
+from registry.custody import CustodyLog, KeyRing, Signer
+from registry.store import Catalog, Vault
 
 
 class Session(Protocol):

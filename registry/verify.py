@@ -14,9 +14,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from registry.custody import CHECKPOINT
-from registry.custody.chain import LogAnalysis, analyse
-from registry.custody.checkpoint import Checkpoint, iter_checkpoint_files
+from registry.custody import CHECKPOINT, Checkpoint, LogAnalysis, analyse, iter_checkpoint_files
 from registry.problems import (
     BadCheckpointSignature,
     BadSignature,
@@ -41,7 +39,7 @@ from registry.problems import (
     UnparseableEntry,
     UnreadableCheckpoint,
 )
-from registry.store.catalog import Catalog
+from registry.store import Catalog
 
 if TYPE_CHECKING:
     from registry.session import Session

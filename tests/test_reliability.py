@@ -275,3 +275,20 @@ def test_read_only_registry_is_a_clear_error(tmp_path: Path, monkeypatch) -> Non
     with pytest.raises(RegistryError, match="Read-only file system"):
         proc_reg.ingest([write_jpeg(tmp_path / "a.jpg", 1)])
     assert list(proc_reg.list_items()) == []  # readers still work
+
+
+@pytest.mark.parametrize("point", ["custody.appended", "init.logged"])
+def test_an_init_killed_midway_is_finished_by_the_next_run(tmp_path: Path, point: str) -> None:
+    reg = tmp_path / "reg"
+    photo = write_jpeg(tmp_path / "in" / "a.jpg", 1, size=(120, 90))
+    work = tmp_path / "work"
+    work.mkdir()
+    assert kill_at(("init",), point, registry=reg, work=work) == f"{point}:1"
+    assert not (reg / "REGISTRY.json").exists()
+    proc = run_cli("ingest", str(photo), "--json", registry=reg)  # creates on first use
+    assert proc.returncode == 0, proc.stderr
+    assert run_cli("verify", registry=reg).returncode == 0
+    opened = Registry.open(str(reg))
+    actions = [e["action"] for e in opened.custody()]
+    assert actions.count("registry.created") == 1  # the logged creation was kept
+    assert opened.info["registry_id"] == next(iter(opened.custody()))["details"]["registry_id"]

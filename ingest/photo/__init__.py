@@ -7,7 +7,7 @@ from ingest.photo import features, regions
 from ingest.photo.exif import read_exif
 from ingest.photo.features import Features
 from ingest.photo.image import MAX_PIXELS, Decoded, decode_image
-from ingest.photo.perceptual import DIHEDRAL, HASHERS, hash_picture, versions_tag
+from ingest.photo.perceptual import DIHEDRAL, HASHERS, bits_to_hex, hash_picture, versions_tag
 from ingest.photo.thumb import parse_thumb, thumb_hex
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "MAX_PIXELS",
     "Decoded",
     "Features",
+    "bits_to_hex",
     "decode_image",
     "features",
     "hash_picture",

@@ -30,8 +30,7 @@ import numpy as np
 import pdqhash
 
 from ingest.errors import EvidenceError, FrameDecodeErrors, LowFrameRate
-from ingest.photo.perceptual import bits_to_hex
-from ingest.photo.thumb import thumb_hex
+from ingest.photo import bits_to_hex, thumb_hex
 from ingest.video.letterbox import Crop, find_crop
 from ingest.video.sampling import FrameOptions, SampledFrame, Sampling, sample_frames
 

@@ -20,10 +20,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from registry.custody import export_made
-from registry.custody.checkpoint import Checkpoint, latest, log_leaves, make_checkpoint
-from registry.custody.log import utc_now
-from registry.custody.merkle import root_of
+from registry.custody import (
+    Checkpoint,
+    export_made,
+    latest,
+    log_leaves,
+    make_checkpoint,
+    root_of,
+    utc_now,
+)
 from registry.errors import ExportError, NoCheckpoint, UnsafePath
 from registry.export.bag import export_bag
 from registry.export.case import export_case

@@ -26,9 +26,7 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
-from registry.custody.checkpoint import Checkpoint
-from registry.custody.keys import KeyRing
-from registry.custody.merkle import MerkleTree, leaf_hash
+from registry.custody import Checkpoint, KeyRing, MerkleTree, leaf_hash
 from registry.export.gather import Selection
 from registry.export.safepath import OutDir, Written, safe_name
 from registry.fsutil import pause_point

@@ -25,7 +25,7 @@ from typing import Any
 from tinydb import TinyDB
 from tinydb.table import Document, Table
 
-from registry.custody.events import fold
+from registry.custody import fold
 from registry.errors import AmbiguousPrefix, ItemNotFound
 from registry.fsutil import atomic_write
 from registry.store.storage import AtomicJSONStorage
