@@ -71,6 +71,33 @@ class MetadataError(IngestError):
     """Embedded metadata is malformed."""
 
 
+# --- errors about an export being imported ----------------------------------------------
+
+
+class UnreadableExport(IngestError):
+    """Export document cannot be read."""
+
+
+class UnsafeReference(IngestError):
+    """Export names a file outside its folder (absolute, "..", or a link); it was not opened."""
+
+
+class MissingMedia(IngestError):
+    """Export names a media file it does not contain."""
+
+
+class NotMedia(IngestError):
+    """Not a photo or video (voice message, sticker, document); it was skipped."""
+
+
+class RecordedHashMismatch(IngestError):
+    """File does not match the SHA-256 the collecting tool recorded for it; not stored."""
+
+
+class MalformedRecord(IngestError):
+    """Record of the export is malformed."""
+
+
 # --- warnings and limits of the extraction steps --------------------------------------
 
 
