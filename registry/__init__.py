@@ -33,6 +33,7 @@ from registry.errors import (
     RegistryLocked,
 )
 from registry.export import export as export_items
+from registry.importing import ImportResult
 from registry.ingesting import IngestResult, Submission
 from registry.schema import present
 from registry.verify import Problem, VerifyReport
@@ -41,6 +42,7 @@ from registry.version import __version__
 __all__ = [
     "AmbiguousPrefix",
     "EvidenceError",
+    "ImportResult",
     "IngestResult",
     "ItemNotFound",
     "NotARegistry",

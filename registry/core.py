@@ -50,6 +50,7 @@ from registry.errors import (
     RegistryNotWritable,
 )
 from registry.fsutil import atomic_write, iter_stray_temps, pause_point
+from registry.importing import ImportResult, iter_import
 from registry.ingesting import DEFAULT_ACTOR, IngestResult, Submission, iter_ingest
 from registry.reindexing import reindex
 from registry.schema import present
@@ -60,7 +61,14 @@ from registry.version import TOOL_NAME, __version__
 
 FORMAT = "evidence-registry"
 FORMAT_VERSION = 1
-__all__ = ["DEFAULT_ACTOR", "IngestResult", "Registry", "Submission", "init_registry"]
+__all__ = [
+    "DEFAULT_ACTOR",
+    "ImportResult",
+    "IngestResult",
+    "Registry",
+    "Submission",
+    "init_registry",
+]
 
 
 class Registry:
@@ -245,6 +253,28 @@ class Registry:
         ``isolate``, ``limits``) are those of ``registry.ingesting.iter_ingest``.
         """
         return iter_ingest(self, self.near, paths, submission, **options)
+
+    def import_(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        submission: Submission | None = None,
+        **options: Any,
+    ) -> list[ImportResult]:
+        """Import exports (Telegram, yt-dlp, auto-archiver, web archives); ``iter_import``
+        with the results collected."""
+        return list(self.iter_import(paths, submission, **options))
+
+    def iter_import(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        submission: Submission | None = None,
+        **options: Any,
+    ) -> Iterator[ImportResult]:
+        """Import the collections at ``paths``, one result per media reference, each
+        stored item with the exact sighting its source states. The options (``fmt``,
+        ``channel_username``, ``config``, ``workers``, ``limits``) are those of
+        ``registry.importing.iter_import``."""
+        return iter_import(self, self.near, paths, submission, **options)
 
     @property
     def near(self) -> NearDuplicates:

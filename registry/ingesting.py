@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,6 +82,8 @@ class IngestResult:
     warnings: list[dict[str, str]] = field(default_factory=list)
     #: New items only: the registered items this one is a near-duplicate of.
     near_duplicates: list[dict[str, Any]] | None = None
+    #: Known items only: the item already had this post's sighting; none was added.
+    repeated: bool = False
 
     @property
     def failed_steps(self) -> list[dict[str, str]]:
@@ -163,6 +165,7 @@ def commit(
     batch: list[Extracted],
     sub: Submission,
     config: MatchConfig,
+    claims: Sequence[dict[str, Any]] | None = None,
 ) -> list[IngestResult]:
     """Store one batch of records under the writer lock: one log append, one catalogue
     write. A file whose bytes are already in the registry adds a sighting only.
@@ -170,7 +173,13 @@ def commit(
     Every per-file step is contained: a step that fails on one file (its near-duplicate
     search, say) becomes a ``StepFailed`` warning on that file, stored with it, and the
     rest of the batch commits.
+
+    Args:
+        claims: Per record, sighting facts that complete or override the submission's
+            (an imported post's URL, time, channel, provenance...). A sighting of a post
+            the item already has (``sighting_key``) is not recorded twice.
     """
+    claims = claims or [{} for _ in batch]
     with reg.writing(sub.actor) as catalog:
         results: list[IngestResult] = []
         staged: list[str] = []
@@ -185,14 +194,20 @@ def commit(
         new = [rec for rec, res in zip(batch, results, strict=True) if res.status == "new"]
         found = _near_duplicates_of(near, new, config)
         events: list[dict[str, Any]] = []
-        for rec, result in zip(batch, results, strict=True):
+        seen = _SeenSightings(catalog)
+        for rec, result, claim in zip(batch, results, claims, strict=True):
             if result.status == "new":
-                events += _new_item_events(rec, sub, reg.vault.relpath(rec.sha256 or ""))
+                vault_rel = reg.vault.relpath(rec.sha256 or "")
+                events += _new_item_events(rec, sub, vault_rel, claim)
+                seen.add(rec.sha256 or "", claim)
                 result.near_duplicates = found.get(rec.sha256 or "", [])
             elif result.status == "known":
-                events.append(_sighting(rec, sub))
+                if seen.add(rec.sha256 or "", claim):
+                    events.append(_sighting(rec, sub, claim))
+                else:
+                    result.repeated = True
             else:
-                events.append(_failed(rec, sub))
+                events.append(_failed(rec, sub, claim))
         for rec in new:
             sha = rec.sha256 or ""
             events += [neardup_found(sub.actor, sha, m) for m in found.get(sha, [])]
@@ -236,15 +251,52 @@ def _result(rec: Extracted, status: str) -> IngestResult:
     return result
 
 
-def _failed(rec: Extracted, sub: Submission) -> dict[str, Any]:
+def _failed(rec: Extracted, sub: Submission, claim: dict[str, Any]) -> dict[str, Any]:
     details = {
         "path": rec.path,
         "name": rec.name,
         "size": rec.size,
         **sub.claims(),
+        **claim,
         "error": rec.error or {"code": "InternalError", "message": "no record"},
     }
     return ingest_failed(sub.actor, rec.sha256, details)
+
+
+def sighting_key(sighting: dict[str, Any]) -> tuple[str, ...] | None:
+    """What makes two sightings the same post seen again: the source, the channel and
+    post id (or URL), and for web archives the capture time. None for sightings typed
+    by hand (each submission is its own sighting)."""
+    kind = sighting.get("source_kind")
+    if not kind:
+        return None
+    if sighting.get("post_id"):
+        where = (str(sighting.get("channel") or ""), str(sighting["post_id"]))
+    else:
+        where = (str(sighting.get("source_url") or ""), str(sighting.get("original_path") or ""))
+    return (str(kind), *where, str(sighting.get("archived_at") or ""))
+
+
+class _SeenSightings:
+    """The post sightings items already have, to record each post once per item."""
+
+    def __init__(self, catalog: Any) -> None:
+        self._catalog = catalog
+        self._keys: dict[str, set[tuple[str, ...]]] = {}
+
+    def add(self, sha256: str, claim: dict[str, Any]) -> bool:
+        """False when ``sha256`` already has this post's sighting (else it is noted)."""
+        key = sighting_key(claim)
+        if key is None:
+            return True
+        if sha256 not in self._keys:
+            doc = self._catalog.get(sha256) or {}
+            found = (sighting_key(s) for s in doc.get("sightings") or [])
+            self._keys[sha256] = {k for k in found if k is not None}
+        if key in self._keys[sha256]:
+            return False
+        self._keys[sha256].add(key)
+        return True
 
 
 def _near_duplicates_of(
@@ -292,18 +344,23 @@ def _matches_of(
     return near.matches(rec, picture, config, [sha], batch, features)
 
 
-def _sighting(rec: Extracted, sub: Submission) -> dict[str, Any]:
+def _sighting(
+    rec: Extracted, sub: Submission, claim: dict[str, Any] | None = None
+) -> dict[str, Any]:
     details = {
         **sub.claims(),
         "original_name": rec.name,
         "original_path": rec.path,
         "file_mtime": rec.file_mtime,
         "file_ctime": rec.file_ctime,
+        **(claim or {}),
     }
     return sighting_added(sub.actor, rec.sha256 or "", details)
 
 
-def _new_item_events(rec: Extracted, sub: Submission, vault_rel: str) -> list[dict[str, Any]]:
+def _new_item_events(
+    rec: Extracted, sub: Submission, vault_rel: str, claim: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     sha = rec.sha256 or ""
     stored = {k: getattr(rec, k) for k in STORED_FIELDS if k != "vault"}
     stored["vault"] = vault_rel
@@ -321,5 +378,5 @@ def _new_item_events(rec: Extracted, sub: Submission, vault_rel: str) -> list[di
     return [
         item_stored(sub.actor, sha, stored),
         metadata_extracted(sub.actor, sha, meta),
-        _sighting(rec, sub),
+        _sighting(rec, sub, claim),
     ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from registry.timeutil import parse_instant
+from registry.timeutil import parse_instant, parse_instant_strict
 
 #: What identifies and describes a file (the first columns of every listing).
 DESCRIPTION_FIELDS = (
@@ -50,6 +50,19 @@ SIGHTING_FIELDS = (
     "original_path",
     "file_mtime",
     "file_ctime",
+)
+#: What an imported collection states about a post, besides the fields above; kept in a
+#: sighting only when the source gives it (typed sightings never have them).
+SOURCE_FIELDS = (
+    "source_kind",
+    "archived_at",
+    "post_id",
+    "channel",
+    "author",
+    "text",
+    "edited",
+    "page_url",
+    "provenance",
 )
 #: What the registry saw first, what was claimed first, and what the file says.
 FIRST_SEEN_FIELDS = (
@@ -102,8 +115,74 @@ def new_item(sha256: str, stored: dict[str, Any], *, time: str, seq: int) -> dic
 
 
 def present(doc: dict[str, Any]) -> dict[str, Any]:
-    """An item as shown to users and scripts (the ``show``/``list`` JSON)."""
-    return {k: doc.get(k) for k in ITEM_FIELDS}
+    """An item as shown to users and scripts (the ``show``/``list`` JSON): its fields,
+    and the ``timeline`` of its sightings."""
+    out = {k: doc.get(k) for k in ITEM_FIELDS}
+    out["timeline"] = timeline(doc.get("sightings") or [], doc.get("metadata") or {})
+    return out
+
+
+#: The kinds of moment on a timeline, in the order they are listed for one sighting.
+TIMELINE_EVENTS = (
+    ("posted", "posted_at"),  # when the source says it was posted
+    ("archived", "archived_at"),  # when a collecting tool captured it
+    ("observed", "observed_at"),  # when the registry received it
+)
+
+
+def timeline(
+    sightings: list[dict[str, Any]], metadata: dict[str, Any], sha256: str | None = None
+) -> list[dict[str, Any]]:
+    """Every moment the sightings and the file itself state, earliest first: posted
+    (claimed by the source), archived (captured by a tool), observed (received by the
+    registry), and captured (the file's own metadata), each with its source.
+
+    Times without a UTC offset (a Telegram export's local ``date``, EXIF) and dates
+    alone are shown as they are and ordered as if they were UTC, with a ``note``: they
+    are never given an offset they did not have.
+    """
+    events: list[dict[str, Any]] = []
+    for s in sightings:
+        source = {
+            "source_kind": s.get("source_kind"),
+            "source_url": s.get("source_url"),
+            "seq": s.get("seq"),
+        }
+        for kind, key in TIMELINE_EVENTS:
+            if s.get(key):
+                event = {"event": kind, "at": s[key], **source}
+                if kind == "observed":
+                    event["by"] = s.get("observed_by")
+                events.append(event)
+    if metadata.get("captured_at"):
+        events.append({"event": "captured", "at": metadata["captured_at"], "source_kind": "file"})
+    for event in events:
+        if sha256 is not None:
+            event["sha256"] = sha256
+        note = _time_note(str(event["at"]))
+        if note:
+            event["note"] = note
+    return sorted(events, key=instant_key)
+
+
+def _time_note(text: str) -> str | None:
+    if len(text) == 10 and text[4] == "-":
+        return "date only: ordered at 00:00 UTC"
+    try:
+        value = parse_instant_strict(text)
+    except ValueError:
+        return "not a readable time: ordered last"
+    if value.tzinfo is None:
+        return "no UTC offset (local time where it was recorded): ordered as if UTC"
+    return None
+
+
+def instant_key(event: dict[str, Any]) -> tuple[int, float, str, str]:
+    """How timeline events sort: by instant (no offset: as if UTC), unreadable ones last."""
+    try:
+        return (0, parse_instant(str(event["at"])).timestamp(), "", event["event"])
+    except ValueError:
+        return (1, 0.0, str(event["at"]), event["event"])
 
 
 def first_seen(sightings: list[dict[str, Any]], metadata: dict[str, Any]) -> dict[str, Any]:

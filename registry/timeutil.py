@@ -13,6 +13,11 @@ def parse_instant(text: str) -> datetime:
     return value
 
 
+def parse_instant_strict(text: str) -> datetime:
+    """Parse ISO 8601 (``Z`` allowed) and keep a missing offset missing."""
+    return datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+
+
 def normalise_instant(text: str) -> str:
     """User-supplied time as ISO 8601 with an explicit offset (UTC when none was given).
 

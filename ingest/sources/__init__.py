@@ -1,8 +1,71 @@
 """Importers of the collections investigators make (Telegram Desktop exports, yt-dlp
 downloads, auto-archiver runs, web archives): each finds its documents in a path by
 their content and yields one ``MediaRef`` per media reference, with the sighting facts
-the source states (``model``)."""
+the source states (``model``). ``SOURCES`` maps each kind to its importer; a new kind of
+collection is one module and one entry there."""
 
-from ingest.sources.model import MAX_TEXT, SIGHTING_KEYS, Document, MediaRef, Options, inside
+from __future__ import annotations
 
-__all__ = ["MAX_TEXT", "SIGHTING_KEYS", "Document", "MediaRef", "Options", "inside"]
+import os
+from collections.abc import Iterable, Iterator
+
+from ingest.errors import EvidenceError, UnreadableExport
+from ingest.sources.model import (
+    MAX_TEXT,
+    SIGHTING_KEYS,
+    Document,
+    MediaRef,
+    Options,
+    Source,
+    inside,
+)
+
+SOURCES: dict[str, Source] = {}
+
+
+def find_documents(
+    paths: Iterable[str], fmt: str = "auto"
+) -> Iterator[tuple[str, list[Document], EvidenceError | None]]:
+    """For each path, the documents found there: ``(path, documents, None)``, or
+    ``(path, [], error)`` when the path holds no export of the kind asked for.
+
+    With ``fmt="auto"`` every source looks at the path and a document is taken by the
+    first that recognises it (in ``SOURCES`` order).
+
+    Raises:
+        ValueError: ``fmt`` is neither ``"auto"`` nor a kind in ``SOURCES``.
+    """
+    if fmt != "auto" and fmt not in SOURCES:
+        raise ValueError(f"unknown format {fmt!r} (auto or one of {', '.join(SOURCES)})")
+    kinds = list(SOURCES.values()) if fmt == "auto" else [SOURCES[fmt]]
+    for path in paths:
+        if not os.path.exists(path):
+            yield path, [], UnreadableExport(f"{path}: no such file or folder")
+            continue
+        taken: dict[str, Document] = {}
+        for source in kinds:
+            try:
+                found = source.find(path)
+            except (OSError, EvidenceError) as exc:
+                yield path, [], UnreadableExport(f"{path}: {exc}")
+                found = []
+            for doc in found:
+                taken.setdefault(doc.path, doc)
+        if not taken:
+            what = "export" if fmt == "auto" else f"{fmt} export"
+            yield path, [], UnreadableExport(f"{path}: no {what} found there")
+            continue
+        yield path, sorted(taken.values(), key=lambda d: d.path), None
+
+
+__all__ = [
+    "MAX_TEXT",
+    "SIGHTING_KEYS",
+    "SOURCES",
+    "Document",
+    "MediaRef",
+    "Options",
+    "Source",
+    "find_documents",
+    "inside",
+]

@@ -9,12 +9,13 @@ modules here adds their commands to it:
 - ``items``: init, ingest, show, list;
 - ``near``: match, dupes, reindex;
 - ``log``: custody, verify, rebuild, key (create, list), note, checkpoint, prove;
-- ``export``: export.
+- ``export``: export;
+- ``imports``: import.
 """
 
 from __future__ import annotations
 
-from registry.cli import export, items, log, near  # noqa: F401  (they register their commands)
+from registry.cli import export, imports, items, log, near  # noqa: F401  (they register commands)
 from registry.cli.base import cli
 
 __all__ = ["cli", "main"]

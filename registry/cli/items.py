@@ -218,6 +218,7 @@ def _format_item(item: dict[str, Any]) -> str:
     lines.append("first seen")
     for key in FIRST_SEEN_FIELDS:
         lines.append(f"  {key:<22}{first.get(key) or '-'}")
+    lines += _timeline_lines(item.get("timeline") or [])
     near = item.get("near_duplicates") or []
     if near:
         lines.append(f"near-duplicates {len(near)}")
@@ -244,3 +245,16 @@ def _format_item(item: dict[str, Any]) -> str:
     for w in item.get("warnings") or []:
         lines.append(f"warning     {w['step']}: {w['message']}")
     return "\n".join(lines)
+
+
+def _timeline_lines(events: list[dict[str, Any]]) -> list[str]:
+    """The item's timeline, earliest first, one moment a line."""
+    if not events:
+        return []
+    lines = ["timeline"]
+    for e in events:
+        where = e.get("source_url") or e.get("source_kind") or ""
+        who = f" by {e['by']}" if e.get("by") else ""
+        note = f"  ({e['note']})" if e.get("note") else ""
+        lines.append(f"  {e['event']:<9} {e['at']:<32}{where}{who}{note}")
+    return lines

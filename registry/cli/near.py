@@ -81,6 +81,10 @@ def dupes(ctx: click.Context, case: str | None, as_json: bool) -> None:
         claimed = first.get("claimed_posted")
         if claimed:
             click.echo(f"  earliest claimed post {claimed['at']} {claimed.get('source_url') or ''}")
+        archived = first.get("archived")
+        if archived:
+            where = archived.get("source_url") or archived.get("source_kind") or ""
+            click.echo(f"  earliest archive capture {archived['at']} {where}")
         diff = c["differences"]
         if diff["captured_at_disagree"]:
             click.echo(f"  capture times disagree: {_dump(diff['captured_at'])}")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from registry.schema import METADATA_FIELDS, SIGHTING_FIELDS, first_seen, new_item
+from registry.schema import METADATA_FIELDS, SIGHTING_FIELDS, SOURCE_FIELDS, first_seen, new_item
 
 Event = dict[str, Any]
 
@@ -34,6 +34,8 @@ CHECKPOINT = "checkpoint"
 VERIFY_RUN = "verify.run"
 CATALOG_REBUILT = "catalog.rebuilt"
 EXPORT = "export"
+SIGHTING_MISSING = "sighting.missing"
+IMPORT_RUN = "import.run"
 
 
 def event(actor: str, action: str, details: dict[str, Any], sha256: str | None = None) -> Event:
@@ -121,6 +123,16 @@ def export_made(actor: str, details: dict[str, Any]) -> Event:
     return event(actor, EXPORT, details)
 
 
+def sighting_missing(actor: str, details: dict[str, Any]) -> Event:
+    """A post an imported export names whose media file it does not hold: the post
+    existed (its sighting facts and provenance), but there is no item to attach it to."""
+    return event(actor, SIGHTING_MISSING, details)
+
+
+def import_run(actor: str, details: dict[str, Any]) -> Event:
+    return event(actor, IMPORT_RUN, details)
+
+
 # --- folds ----------------------------------------------------------------------------------
 
 
@@ -176,6 +188,7 @@ def _fold_sighting(catalog: Folding, entry: dict[str, Any]) -> None:
         "observed_at": entry["time"],
         "observed_by": entry["actor"],
         **{k: details.get(k) for k in SIGHTING_FIELDS},
+        **{k: details[k] for k in SOURCE_FIELDS if k in details},
     }
     doc["sightings"].append(sighting)
     case = sighting["case"]
@@ -226,6 +239,10 @@ def _neardup_summary(d: dict[str, Any]) -> str:
     return f"~ {match} {d.get('transform') or ''} {d.get('score')} ({d.get('method')})"
 
 
+def _where(d: dict[str, Any]) -> str:
+    return str(d.get("source_url") or d.get("original_path") or "")
+
+
 @dataclass(frozen=True)
 class Action:
     """How one kind of entry is folded (``None``: it changes no item; ``new`` folds apply
@@ -262,6 +279,14 @@ ACTIONS: dict[str, Action] = {
     ),
     CATALOG_REBUILT: Action(),
     EXPORT: Action(None, lambda d: f"{d.get('format')}, {len(d.get('items') or [])} items"),
+    SIGHTING_MISSING: Action(
+        None,
+        lambda d: f"missing {d.get('source_url') or d.get('original_path')}: {d.get('reason')}",
+    ),
+    IMPORT_RUN: Action(
+        None,
+        lambda d: ", ".join(f"{v} {k}" for k, v in (d.get("counts") or {}).items()),
+    ),
 }
 #: The folds by action (entries of other actions change no item).
 FOLDS = {name: a.fold for name, a in ACTIONS.items() if a.fold is not None}

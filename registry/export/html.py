@@ -18,7 +18,7 @@ from registry.custody import summarize
 from registry.export.gather import Selection, clusters
 from registry.export.safepath import OutDir, Written
 from registry.export.thumbs import thumbnail
-from registry.schema import FIRST_SEEN_FIELDS
+from registry.schema import FIRST_SEEN_FIELDS, instant_key
 from registry.version import __version__
 
 _STYLE = """
@@ -172,6 +172,8 @@ def _item(item: dict[str, Any], thumbs: dict[str, str | None], sel: Selection) -
                 for s in item.get("sightings") or []
             ],
         ),
+        "<h4>Timeline</h4>",
+        _moments(item.get("timeline") or []),
     ]
     if item.get("notes"):
         html.append("<h4>Notes</h4>")
@@ -219,6 +221,16 @@ def _clusters(
     for number, group in enumerate(groups, start=1):
         members = set(group)
         html.append(f"<h3>Cluster {number}: {len(group)} items</h3>")
+        moments = sorted(
+            (
+                dict(e, sha256=sha)
+                for sha in group
+                for e in by_sha.get(sha, {}).get("timeline") or []
+            ),
+            key=instant_key,
+        )
+        html.append("<p>Timeline of every copy, earliest first</p>")
+        html.append(_moments(moments, with_item=True))
         for p in sel.neardups:
             if p["query"] not in members:
                 continue
@@ -256,6 +268,26 @@ def _clusters(
                     )
                 )
     return "\n".join(html)
+
+
+def _moments(events: list[dict[str, Any]], with_item: bool = False) -> str:
+    """Posted, archived, observed and captured moments, earliest first, each with its
+    source (times without an offset keep their note)."""
+    head = ("moment", "time", "source", "URL", "note")
+    rows = [
+        (
+            e.get("event"),
+            e.get("at"),
+            e.get("source_kind") or (f"registry ({e['by']})" if e.get("by") else ""),
+            e.get("source_url"),
+            e.get("note"),
+        )
+        for e in events
+    ]
+    if with_item:
+        head = ("item", *head)
+        rows = [(str(e.get("sha256") or "")[:16], *r) for e, r in zip(events, rows, strict=True)]
+    return _grid(head, rows)
 
 
 def _timeline(entries: list[dict[str, Any]]) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from registry.schema import instant_key, timeline
 from registry.timeutil import parse_instant
 
 
@@ -150,13 +151,24 @@ def _cluster(
         doc = next(d for d in copies if d["sha256"] == claimed["sha256"])
         claimed["source_url"] = (doc.get("first_seen") or {}).get("claimed_source_url")
     cluster_links = [v for (q, m), v in sorted(links.items()) if q in members and m in members]
+    events = sorted(
+        (
+            e
+            for d in copies
+            for e in timeline(d.get("sightings") or [], d.get("metadata") or {}, d["sha256"])
+        ),
+        key=instant_key,
+    )
+    archived = next((e for e in events if e["event"] == "archived"), None)
     return {
         "members": members,
         "first_seen": {
             "observed": observed,
             "claimed_posted": claimed,
             "captured": _earliest(copies, "captured_at"),
+            "archived": archived,
         },
+        "timeline": events,
         "most_metadata": richest["sha256"]
         if richest["exif_tags"] or richest["metadata_fields"]
         else None,
