@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from registry.custody import KEY_CREATED, NEARDUP_FOUND, REGISTRY_CREATED
+from registry.custody import KEY_CREATED, NEARDUP_FOUND, REGISTRY_CREATED, SIGHTING_MISSING
 from registry.errors import ItemNotFound, StepFailed
 from registry.schema import present
 
@@ -108,9 +108,7 @@ def gather(reg: Session, shas: list[str], case: str | None, upto: int | None = N
         entry = raw.entry
         if entry is None:
             continue
-        about = entry.get("sha256") in wanted or (
-            isinstance(entry.get("details"), dict) and entry["details"].get("match") in wanted
-        )
+        about = entry.get("sha256") in wanted or bool(wanted & _also_about(entry))
         if about or entry.get("action") in CONTEXT_ACTIONS:
             lines.append(LogLine(index, raw.line.decode("utf-8"), entry))
         if about and entry.get("action") == NEARDUP_FOUND:
@@ -195,5 +193,17 @@ def clusters(pairs: list[dict[str, Any]]) -> list[list[str]]:
 
 
 def _about(entry: dict[str, Any], sha: str) -> bool:
+    return entry.get("sha256") == sha or sha in _also_about(entry)
+
+
+def _also_about(entry: dict[str, Any]) -> set[str]:
+    """Items an entry concerns besides its own: the other side of a near-duplicate pair,
+    and the export document a post without media was found in (``sighting.missing``)."""
     details = entry.get("details")
-    return entry.get("sha256") == sha or (isinstance(details, dict) and details.get("match") == sha)
+    if not isinstance(details, dict):
+        return set()
+    found = {details["match"]} if isinstance(details.get("match"), str) else set()
+    provenance = details.get("provenance")
+    if entry.get("action") == SIGHTING_MISSING and isinstance(provenance, dict):
+        found.add(str(provenance.get("sha256")))
+    return found
