@@ -98,6 +98,21 @@ class MalformedRecord(IngestError):
     """Record of the export is malformed."""
 
 
+# --- warnings about a record of an export (it is still imported) ------------------------
+
+
+class TextTruncated(EvidenceError):
+    """Text is longer than the limit; it was cut on a character boundary."""
+
+
+class DateWithoutOffset(EvidenceError):
+    """Date has no time zone offset; it was kept as the source wrote it."""
+
+
+class UncheckedHash(EvidenceError):
+    """Recorded hash is not a SHA-256; it was kept, not checked."""
+
+
 # --- warnings and limits of the extraction steps --------------------------------------
 
 
