@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterable, Iterator
 
 from ingest.errors import EvidenceError, UnreadableExport
+from ingest.sources.autoarchiver import AutoArchiverSource
 from ingest.sources.model import (
     MAX_TEXT,
     SIGHTING_KEYS,
@@ -19,8 +20,13 @@ from ingest.sources.model import (
     Source,
     inside,
 )
+from ingest.sources.ytdlp import YtdlpSource
 
-SOURCES: dict[str, Source] = {}
+#: Every kind of collection, in the order ``--format auto`` asks them.
+SOURCES: dict[str, Source] = {
+    "auto-archiver": AutoArchiverSource(),
+    "ytdlp": YtdlpSource(),
+}
 
 
 def find_documents(

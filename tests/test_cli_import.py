@@ -1,0 +1,154 @@
+"""``evidence import`` end to end through the CLI: each kind of collection as its tool
+writes it, the JSON Lines contract, exit codes, documents in the vault, nothing twice."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from conftest import run_cli, write_jpeg, write_video
+
+FIELDS = {
+    "path",
+    "status",
+    "sha256",
+    "media_type",
+    "error",
+    "error_code",
+    "source_kind",
+    "source_url",
+    "posted_at",
+    "archived_at",
+    "post_id",
+    "channel",
+    "provenance",
+}
+
+
+def _import(*args: str, registry: Path) -> tuple[int, list[dict], str]:
+    proc = run_cli("import", *args, "--json", registry=registry)
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    return proc.returncode, lines, proc.stderr
+
+
+def ytdlp_download(folder: Path) -> Path:
+    """Two downloads as ``yt-dlp --write-info-json`` leaves them (clean info, the
+    default), one of them with its media gone."""
+    stem = "Shelling of the market, 20.07 [dQw4w9WgXcQ]"
+    write_video(folder / f"{stem}.mp4", 3, seconds=1.5)
+    info = {
+        "id": "dQw4w9WgXcQ",
+        "title": "Shelling of the market, 20.07",
+        "description": "Filmed by a resident from the fourth floor.",
+        "webpage_url": "https://www.youtube.com/watch?v=dQw4w9WgXcQ",
+        "channel": "Kharkiv Today",
+        "uploader": "Kharkiv Today",
+        "upload_date": "20210720",
+        "timestamp": 1626775200,
+        "extractor": "youtube",
+        "extractor_key": "Youtube",
+        "ext": "mp4",
+        "epoch": 1647420067,
+        "_type": "video",
+        "_version": {"version": "2024.08.06", "repository": "yt-dlp/yt-dlp"},
+    }
+    (folder / f"{stem}.info.json").write_text(json.dumps(info), encoding="utf-8")
+    gone = {**info, "id": "gone1234567", "webpage_url": "https://x.com/a/status/1", "ext": "mp4"}
+    gone.pop("timestamp")
+    (folder / "Gone [gone1234567].info.json").write_text(json.dumps(gone), encoding="utf-8")
+    return folder
+
+
+def test_a_ytdlp_download_folder_is_imported_with_its_sightings(tmp_path: Path) -> None:
+    folder = ytdlp_download(tmp_path / "dl")
+    reg = tmp_path / "reg"
+    code, lines, stderr = _import(str(folder), "--case", "UA-1", "--actor", "alice", registry=reg)
+    assert code == 0, stderr  # a missing file is not a failure
+    assert all(set(line) >= FIELDS for line in lines)
+    by_id = {line["post_id"]: line for line in lines}
+    video = by_id["dQw4w9WgXcQ"]
+    assert video["status"] == "new" and video["media_type"] == "video"
+    assert video["source_kind"] == "ytdlp"
+    assert video["source_url"] == "https://www.youtube.com/watch?v=dQw4w9WgXcQ"
+    assert video["posted_at"] == "2021-07-20T10:00:00+00:00"
+    assert video["archived_at"] == "2022-03-16T08:41:07+00:00"
+    assert video["channel"] == "Kharkiv Today"
+    assert by_id["gone1234567"]["status"] == "missing"
+    assert by_id["gone1234567"]["posted_at"] == "2021-07-20"  # upload_date alone: the date
+    sidecar = next(folder.glob("Shelling*.info.json"))
+    assert video["provenance"]["sha256"] == hashlib.sha256(sidecar.read_bytes()).hexdigest()
+
+    shown = json.loads(run_cli("show", video["sha256"], "--json", registry=reg, check=True).stdout)
+    [sighting] = shown["sightings"]
+    assert sighting["source_kind"] == "ytdlp" and sighting["case"] == "UA-1"
+    assert sighting["provenance"] == video["provenance"]
+    events = [e["event"] for e in shown["timeline"]]
+    assert events.index("posted") < events.index("archived") < events.index("observed")
+    document = json.loads(
+        run_cli("show", video["provenance"]["sha256"], "--json", registry=reg, check=True).stdout
+    )
+    assert document["media_type"] == "document" and document["format"] == "ytdlp-info-json"
+    assert run_cli("verify", registry=reg).returncode == 0
+
+    code, again, _ = _import(str(folder), "--case", "UA-1", registry=reg)
+    assert code == 0 and {line["status"] for line in again} == {"known", "missing"}
+    shown = json.loads(run_cli("show", video["sha256"], "--json", registry=reg, check=True).stdout)
+    assert len(shown["sightings"]) == 1  # the same export again: no second sighting
+
+
+def autoarchiver_run(folder: Path) -> tuple[Path, str]:
+    """An auto-archiver local-storage folder: metadata.json and the media it names."""
+    photo = write_jpeg(folder / "screenshot.jpg", 8, size=(400, 300))
+    digest = hashlib.sha256(photo.read_bytes()).hexdigest()
+    bad = write_jpeg(folder / "photo.jpg", 9, size=(400, 300))
+    doc = {
+        "status": "twitter: success",
+        "metadata": {
+            "url": "https://twitter.com/example/status/1503000000000000000",
+            "title": "Aftermath on Sumska street",
+            "content": "Aftermath on Sumska street this morning",
+            "timestamp": "2022-03-16T10:41:07+00:00",
+            "_processed_at": "2022-03-16T12:00:00+00:00",
+        },
+        "media": [
+            {
+                "filename": str(photo),
+                "_key": "screenshot.jpg",
+                "urls": ["screenshot.jpg"],
+                "properties": {"id": "screenshot", "hash": f"SHA-256:{digest}"},
+            },
+            {
+                "filename": str(bad),
+                "_key": "photo.jpg",
+                "urls": ["photo.jpg"],
+                "properties": {"id": "media_1", "hash": "SHA-256:" + "0" * 64},
+            },
+        ],
+    }
+    (folder / "metadata.json").write_text(json.dumps(doc), encoding="utf-8")
+    return folder, digest
+
+
+def test_an_autoarchiver_run_is_imported_and_its_hashes_checked(tmp_path: Path) -> None:
+    folder, digest = autoarchiver_run(tmp_path / "aa")
+    reg = tmp_path / "reg"
+    code, lines, _ = _import(str(folder), "--format", "auto-archiver", registry=reg)
+    assert code == 1  # the photo whose recorded hash disagrees was not stored
+    by_path = {Path(line["path"]).name: line for line in lines}
+    assert by_path["screenshot.jpg"]["status"] == "new"
+    assert by_path["screenshot.jpg"]["sha256"] == digest
+    assert by_path["screenshot.jpg"]["source_url"].startswith("https://twitter.com/example/")
+    assert by_path["photo.jpg"]["error_code"] == "RecordedHashMismatch"
+    listed = run_cli("list", "--json", registry=reg, check=True).stdout.splitlines()
+    assert len(listed) == 2  # the screenshot and the metadata.json document
+    assert run_cli("verify", registry=reg).returncode == 0
+
+
+def test_a_path_with_no_export_fails_cleanly(tmp_path: Path) -> None:
+    (tmp_path / "nothing").mkdir()
+    code, lines, stderr = _import(str(tmp_path / "nothing"), registry=tmp_path / "reg")
+    assert code == 1 and "Traceback" not in stderr
+    assert lines[0]["status"] == "error" and lines[0]["error_code"] == "UnreadableExport"
+    bad = run_cli("import", str(tmp_path), "--format", "nonsense", registry=tmp_path / "reg")
+    assert bad.returncode == 2
