@@ -346,6 +346,69 @@ def test_revisit_of_a_tracking_pixel_is_skipped_too(tmp_path: Path) -> None:
     assert [r.status for r in got.values()] == ["skipped", "skipped"]
 
 
+def test_browsertrix_style_records(tmp_path: Path) -> None:
+    """Request before response, revisits by WARC-Refers-To and server-not-modified, and
+    SHA-256 hex digests, as Browsertrix writes them."""
+    path = tmp_path / "btrix.warc.gz"
+    with open(path, "wb") as out:
+        writer = WARCWriter(out, gzip=True, warc_version="1.1")
+        digest = sha256(PHOTO_JPEG)
+        http = StatusAndHeaders("200 OK", [("Content-Type", "image/jpeg")], protocol="HTTP/1.1")
+        response = writer.create_warc_record(
+            PHOTO,
+            "response",
+            payload=io.BytesIO(PHOTO_JPEG),
+            length=len(PHOTO_JPEG),
+            http_headers=http,
+            warc_headers_dict={"WARC-Date": DATE, "WARC-Payload-Digest": digest},
+        )
+        photo_id = response.rec_headers.get_header("WARC-Record-ID")
+        request = writer.create_warc_record(
+            PHOTO,
+            "request",
+            http_headers=StatusAndHeaders(
+                "GET /img HTTP/1.1", [("Referer", PAGE)], is_http_request=True
+            ),
+            warc_headers_dict={"WARC-Date": DATE, "WARC-Concurrent-To": photo_id},
+        )
+        writer.write_record(request)
+        writer.write_record(response)
+        by_id = writer.create_warc_record(
+            "https://mirror.example.org/same.jpg",
+            "revisit",
+            http_headers=http,
+            warc_headers_dict={
+                "WARC-Date": LATER,
+                "WARC-Refers-To": photo_id,
+                "WARC-Payload-Digest": digest.upper().replace("SHA256", "sha256"),
+                "WARC-Profile": "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest",
+            },
+        )
+        writer.write_record(by_id)
+        not_modified = writer.create_warc_record(
+            PHOTO,
+            "revisit",
+            http_headers=StatusAndHeaders("304 Not Modified", [], protocol="HTTP/1.1"),
+            warc_headers_dict={
+                "WARC-Date": LATER,
+                "WARC-Profile": "http://netpreserve.org/warc/1.1/revisit/server-not-modified",
+            },
+        )
+        writer.write_record(not_modified)
+    warc = path.read_bytes()
+    wacz = tmp_path / "btrix.wacz"
+    build_wacz(wacz, warc, pages=PAGES)
+
+    refs = refs_of(wacz, tmp_path / "spool")
+
+    assert [r.status for r in refs] == ["ok", "ok", "ok"]
+    assert all(Path(r.path).read_bytes() == PHOTO_JPEG for r in refs)
+    assert len({r.path for r in refs}) == 3
+    assert refs[0].record == photo_id and refs[0].sighting["page_url"] == PAGE
+    assert refs[0].warnings == []
+    assert refs[1].name == "same.jpg" and refs[1].sighting["archived_at"].endswith("+00:00")
+
+
 def test_digest_mismatch_and_bad_dates_are_warnings(tmp_path: Path) -> None:
     path = tmp_path / "odd.warc"
     with open(path, "wb") as out:
@@ -419,25 +482,86 @@ def test_cut_anywhere_never_crashes(tmp_path: Path, gz: bool) -> None:
         assert [r.status for r in refs[6:]] in (["error"], ["ok", "error"])
 
 
-def test_bad_gzip_member(tmp_path: Path) -> None:
+def three_photos(gz: bool) -> tuple[bytes, list[int], list[str]]:
+    """Three photo responses (each with its request); where each pair starts; their ids.
+    The middle one spans several of warcio's 16 KiB reads (damage early in a gzip member
+    and damage after its first read take different paths in warcio)."""
     out = io.BytesIO()
-    write_crawl(out, gz=True, last=False)
-    start = out.tell()
-    crawl = Crawl(out, gz=True)
-    crawl.response(
-        "last", "https://cdn.example.org/last.jpg", LAST_JPEG, [("Content-Type", "image/jpeg")]
-    )
-    data = bytearray(out.getvalue())
-    middle = start + (len(data) - start) // 2
-    data[middle : middle + 64] = bytes(64)  # the deflate data of the last response is broken
+    crawl = Crawl(out, gz)
+    starts = []
+    for n in range(3):
+        starts.append(out.tell())
+        uri = f"https://cdn.example.org/{n}.jpg"
+        body = jpeg(20 + n, (240, 240) if n == 1 else (96, 64))
+        crawl.response(str(n), uri, body, [("Content-Type", "image/jpeg")])
+    return out.getvalue(), starts, [crawl.ids[str(n)] for n in range(3)]
+
+
+@pytest.mark.parametrize("where", [0.005, 0.1, 0.5, 0.9])
+def test_bad_gzip_member_costs_only_its_record(tmp_path: Path, where: float) -> None:
+    data, starts, ids = three_photos(gz=True)
+    data = bytearray(data)
+    at = starts[1] + int((starts[2] - starts[1]) * where)
+    data[at : at + 16] = bytes(16)  # the middle response's member is broken
     path = tmp_path / "bad.warc.gz"
     path.write_bytes(bytes(data))
 
     refs = refs_of(path, tmp_path / "spool")
 
-    assert [r.status for r in refs[:6]] == ["ok", "skipped", "ok", "ok", "ok", "missing"]
-    assert len(refs) == 7 and refs[6].status == "error"
-    assert refs[6].error["code"] in ("MalformedRecord", "UnreadableExport")
+    assert (refs[0].record, refs[0].status) == (ids[0], "ok")
+    assert (refs[-1].record, refs[-1].status) == (ids[2], "ok")  # read on after the damage
+    assert Path(refs[-1].path).read_bytes() == jpeg(22)
+    broken = refs[1:-1]
+    assert broken and {r.status for r in broken} == {"error"}
+    assert {r.error["code"] for r in broken} <= {"MalformedRecord", "UnreadableExport"}
+
+
+def test_content_length_too_large_swallows_nothing(tmp_path: Path) -> None:
+    data, starts, ids = three_photos(gz=False)
+    header_end = data.index(b"\r\n\r\n", starts[1])
+    length_at = data.index(b"Content-Length: ", starts[1], header_end) + len(b"Content-Length: ")
+    end = data.index(b"\r\n", length_at)
+    data = data[:length_at] + str(10 * len(data)).encode() + data[end:]
+    path = tmp_path / "long.warc"
+    path.write_bytes(data)
+
+    refs = refs_of(path, tmp_path / "spool")
+
+    assert [(r.record, r.status) for r in refs] == [
+        (ids[0], "ok"),
+        (ids[1], "error"),
+        (ids[2], "ok"),
+    ]
+    assert "truncated" in refs[1].error["message"]
+
+
+def test_no_content_length_is_an_error_reference(tmp_path: Path) -> None:
+    good = warc_bytes(gz=False, last=False)
+    broken = b"WARC/1.0\r\nWARC-Type: resource\r\nWARC-Record-ID: <urn:uuid:x>\r\n\r\n"
+    path = tmp_path / "nolength.warc"
+    path.write_bytes(good + broken + good)
+    refs = refs_of(path, tmp_path / "spool")
+    statuses = ["ok", "skipped", "ok", "ok", "ok", "missing"]
+    assert [r.status for r in refs] == [*statuses, "error", *statuses]  # read on after it
+    assert refs[6].record == "<urn:uuid:x>" and "Content-Length" in refs[6].error["message"]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_damaged_bytes_never_crash(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    data = bytearray(warc_bytes(gz=seed % 2 == 0))
+    for _ in range(rng.randrange(1, 6)):
+        at = rng.randrange(len(data))
+        data[at : at + 8] = rng.randbytes(8)
+    path = tmp_path / "damaged.warc"
+    path.write_bytes(bytes(data))
+    document = Document(str(path), "warc", "warc", "application/warc", str(tmp_path))
+    spool = tmp_path / "spool"
+    try:
+        refs = list(SOURCE.refs(document, Options(spool=str(spool))))
+    except UnreadableExport:  # the first record itself was hit
+        refs = []
+    assert spool_files(spool) == {r.path for r in refs if r.status == "ok"}
 
 
 def test_garbage_after_a_record_is_an_error_reference(tmp_path: Path) -> None:

@@ -16,11 +16,15 @@ becomes a ``MediaRef``; a ``revisit`` gets a copy of the earlier capture it refe
   of the spool that is removed when the document is done, so a revisit gets its own copy
   even after the registry deleted the first one. A revisit found nowhere is ``missing``
   when its Content-Type says image or video, and yields nothing otherwise.
-- A record cut short (fewer bytes than its Content-Length: a WARC cut midway, a bad gzip
-  member, which warcio reports as the end of the data) is an ``error`` reference
-  (``MalformedRecord``); a stream warcio cannot parse further (``ArchiveLoadFailed``...)
-  ends with one ``error`` reference (``UnreadableExport``) after what was read. A record's
-  own digests are checked by warcio (``check_digests``): a failure is a warning.
+- Damage is never raised (except a WARC file whose first record cannot be parsed): a
+  record cut short (fewer bytes than its Content-Length: a WARC cut midway, a gzip member
+  whose data breaks after warcio's first read, which warcio takes for the end of the data)
+  or without a Content-Length is an ``error`` reference (``MalformedRecord``), and so are
+  bytes after the last whole record; a record warcio cannot parse (``ArchiveLoadFailed``,
+  a gzip member broken in its first read...) is one (``UnreadableExport``), named
+  ``offset:<n>``. Then reading goes on at the next record start found after it (``resync``:
+  a gzip member that inflates to ``WARC/1.x``, or ``WARC/1.x`` at the start of a line).
+  A record's own digests are checked by warcio (``check_digests``): a failure is a warning.
 - Page of a capture (``PageFinder``): ``WARC-Page-ID``, the target URI, and the
   ``Referer`` of the ``request`` record paired with it by ``WARC-Concurrent-To`` (before
   or right after the response, as crawlers write them).
@@ -32,8 +36,9 @@ import os
 import re
 import tempfile
 import warnings
+import zlib
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
@@ -74,6 +79,11 @@ _SLACK = 64 << 20
 #: Request records remembered for the responses that come after them.
 _REQUESTS = 1024
 _RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+)", re.IGNORECASE)
+_GZIP = b"\x1f\x8b\x08"
+_WARC = (b"WARC/1.0\r\n", b"WARC/1.1\r\n")
+_RECORD_START = re.compile(rb"\x1f\x8b\x08|WARC/1\.[01]\r\n")
+#: How far past a block a record start is checked (a gzip header and its first bytes).
+_LOOK = 4096
 
 
 # --- one WARC stream ------------------------------------------------------------------
@@ -108,10 +118,22 @@ def read_warc(
     """Every media reference of one WARC stream (plain or gzip, detected by warcio) of
     ``size`` bytes (when known, bytes after the last whole record are reported).
 
+    After a record that cannot be read, reading goes on at the next record found (the
+    next gzip member, or ``WARC/1.x`` at the start of a line, in a seekable stream):
+    damage costs the records it hits, not the rest of the archive.
+
     Raises:
         UnreadableExport: A WARC file whose first record cannot be parsed.
     """
-    yield from _Reader(where, captures, pages).run(stream, size)
+    reader = _Reader(where, captures, pages)
+    start = stream.tell()
+    broken = yield from reader.run(stream, size, first=True)
+    while broken is not None and size is not None and stream.seekable():
+        start = resync(stream, max(broken, start) + 1, size)
+        if start is None:
+            return
+        stream.seek(start)
+        broken = yield from reader.run(stream, size)
 
 
 class _Reader:
@@ -121,8 +143,14 @@ class _Reader:
         self.pages = pages
         # Referer of request records seen before their response, by response id or URI.
         self._referers: OrderedDict[str, str] = OrderedDict()
+        # The record just read was cut short: the stream position says nothing more.
+        self._cut = False
 
-    def run(self, stream: IO[bytes], size: int | None) -> Iterator[MediaRef]:
+    def run(
+        self, stream: IO[bytes], size: int | None, first: bool = False
+    ) -> Generator[MediaRef, None, int | None]:
+        """The references of the records from the stream's position on; the offset of
+        the record that broke the reading (None when it reached the end)."""
         records = ArchiveIterator(stream, check_digests=True)
         # A response's reference waits for the next record: the request paired with it
         # (and its Referer) usually comes right after it.
@@ -134,19 +162,21 @@ class _Reader:
             except StopIteration:
                 break
             except Exception as exc:  # warcio on hostile bytes: ArchiveLoadFailed, zlib, ...
-                if parsed == 0 and not self.where.member:
+                if first and parsed == 0 and not self.where.member:
                     raise UnreadableExport(f"{self.where.label}: {_one_line(exc)}") from exc
                 yield from self._flush(pending)
                 yield self._broken(records.offset, exc)
-                return
+                return records.offset
             parsed += 1
-            cap = Capture.of(record, self._fallback_id(records.offset))
+            offset = records.offset
+            cap = Capture.of(record, self._fallback_id(offset))
             length = (record.rec_headers.get_header("Content-Length") or "").strip()
             if not (length.isascii() and length.isdigit()):
-                # warcio cannot tell where the record ends: nothing after it can be found.
-                bad = MalformedRecord(f"{cap.id}: Content-Length {length!r}; the rest is lost")
-                pending.append((self._error(cap, bad), cap))
-                continue
+                # warcio cannot tell where the record ends: the next one is searched for.
+                bad = MalformedRecord(f"{cap.id}: Content-Length {length!r}")
+                yield from self._flush(pending)
+                yield self._error(cap, bad)
+                return offset
             if cap.type == "request":
                 broken = self._request(record, cap, pending)
                 if broken is not None:
@@ -156,6 +186,12 @@ class _Reader:
             ref = self._record(record, cap)
             if ref is not None:
                 pending.append((ref, cap))
+            if self._cut:
+                # warcio read past the damage (a Content-Length too large, a broken gzip
+                # member): where the next record starts must be searched for.
+                self._cut = False
+                yield from self._flush(pending)
+                return offset
         yield from self._flush(pending)
         if size is not None and records.offset < size:
             # What warcio saw as the end: a gzip member cut after its first bytes.
@@ -164,6 +200,8 @@ class _Reader:
                 f" {records.offset} are not a whole record (the archive was cut or damaged)"
             )
             yield self._broken(records.offset, rest)
+            return records.offset
+        return None
 
     def _flush(self, pending: list[tuple[MediaRef, Capture]]) -> Iterator[MediaRef]:
         for ref, cap in pending:
@@ -272,6 +310,7 @@ class _Reader:
     def _truncated(self, record: Any, cap: Capture, short: int) -> MediaRef:
         what = f"{cap.type or 'untyped'} record {cap.id} ({cap.uri or 'no target URI'})"
         cut = MalformedRecord(f"{what} is truncated: {short} of its {record.length} bytes missing")
+        self._cut = True
         return self._error(cap, cut)
 
     def _skipped(self, record: Any, cap: Capture, reason: str) -> MediaRef:
@@ -327,6 +366,32 @@ class _Reader:
 # --- helpers ----------------------------------------------------------------------------
 
 
+def resync(stream: IO[bytes], start: int, size: int) -> int | None:
+    """The offset of the first record at or after ``start``: a gzip member that inflates
+    to ``WARC/1.x``, or ``WARC/1.x`` at the start of a line; None when there is none."""
+    pos = start
+    while pos < size:
+        base = max(pos - 1, 0)  # one byte before: is the match at the start of a line?
+        stream.seek(base)
+        block = stream.read(CHUNK + _LOOK)
+        for found in _RECORD_START.finditer(block, pos - base, pos - base + CHUNK):
+            at = found.start()
+            if not block.startswith(_GZIP, at):
+                if at == 0 or block[at - 1] == 0x0A:
+                    return base + at
+                continue
+            try:
+                inflated = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(block[at:], 16)
+            except zlib.error:
+                continue
+            if inflated.startswith(_WARC):
+                return base + at
+        if len(block) <= pos - base + CHUNK:
+            return None
+        pos += CHUNK
+    return None
+
+
 def _read_head(stream: IO[bytes]) -> bytes:
     head = b""
     while len(head) < HEAD_SIZE:
@@ -374,5 +439,7 @@ def _digest_warnings(record: Any) -> list[dict[str, str]]:
 
 
 def _one_line(exc: BaseException) -> str:
+    """The exception as one printable line (warcio quotes the bytes it could not parse)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:300]
+    text = "".join(c if c.isascii() and c.isprintable() else "." for c in text)
+    return text[:200]
