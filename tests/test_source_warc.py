@@ -30,6 +30,7 @@ from ingest.errors import UnreadableExport
 from ingest.sources.model import Document, MediaRef, Options
 from ingest.sources.warc import WarcSource, recognise
 from ingest.sources.warc_fields import NO_NAME, digest_key, uri_name, warc_date
+from ingest.sources.warc_records import CHUNK, resync
 
 PAGE = "https://news.example.org/2024/03/strike.html"
 PHOTO = "https://cdn.example.org/img/photo%201.jpg?w=800"
@@ -516,6 +517,18 @@ def test_bad_gzip_member_costs_only_its_record(tmp_path: Path, where: float) -> 
     assert {r.error["code"] for r in broken} <= {"MalformedRecord", "UnreadableExport"}
 
 
+def test_resync_finds_the_next_record_across_reads() -> None:
+    member = gzip.compress(b"WARC/1.0\r\nWARC-Type: resource\r\n\r\n")
+    noise = b"\x1f\x8b\x08 is no gzip, nor is WARC/1.0\r\n in mid-line"
+    for at in (100, CHUNK - 2, CHUNK + 5):
+        data = noise + bytes(at - len(noise)) + member
+        assert resync(io.BytesIO(data), 1) == at
+    plain = b"x" * (CHUNK - 3) + b"\nWARC/1.1\r\n"
+    assert resync(io.BytesIO(plain), 1) == CHUNK - 2
+    assert resync(io.BytesIO(plain), CHUNK) is None
+    assert resync(io.BytesIO(noise * 1000), 0) is None
+
+
 def test_content_length_too_large_swallows_nothing(tmp_path: Path) -> None:
     data, starts, ids = three_photos(gz=False)
     header_end = data.index(b"\r\n\r\n", starts[1])
@@ -770,6 +783,24 @@ def test_wacz_unlisted_archive_member_is_a_warning(tmp_path: Path) -> None:
     assert from_extra and all("not listed" in r.warnings[0]["message"] for r in from_extra)
     # The photo's revisit in extra.warc refers to captures of the first member too.
     assert all(r.status != "error" for r in refs)
+
+
+def test_wacz_member_with_a_bad_crc(tmp_path: Path) -> None:
+    data, starts, ids = three_photos(gz=True)
+    path = tmp_path / "crc.wacz"
+    build_wacz(path, data)
+    raw = bytearray(path.read_bytes())
+    at = raw.index(data[starts[1] : starts[1] + 64]) + (starts[2] - starts[1]) // 2
+    raw[at : at + 16] = bytes(16)  # inside the stored member: its CRC fails too
+    path.write_bytes(bytes(raw))
+
+    refs = refs_of(path, tmp_path / "spool")
+
+    assert (refs[0].record, refs[0].error["code"]) == ("archive/data.warc.gz", "UnreadableExport")
+    assert "CRC" in refs[0].error["message"]
+    statuses = [(r.record, r.status) for r in refs[1:]]
+    assert statuses == [(ids[0], "ok"), (ids[1], "error"), (ids[2], "ok")]
+    assert Path(refs[-1].path).read_bytes() == jpeg(22)
 
 
 def test_wacz_member_cut_midway(tmp_path: Path) -> None:

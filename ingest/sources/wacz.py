@@ -8,7 +8,9 @@ resource that ``datapackage.json`` lists is stream-hashed (``"hash": "<algo>:<he
 ``"bytes"``) and ``datapackage.json`` itself is checked against
 ``datapackage-digest.json``. Each finding becomes a ``Problem`` (an ``error`` reference
 naming the member); the references read from a WARC member that does not match, or that
-the manifest does not list, also carry a warning saying so.
+the manifest does not list, also carry a warning saying so. A member whose ZIP CRC-32
+fails is reported so, then read all the same (``Package.bad_crc``): its intact records
+are still evidence, and each record's own WARC digests are checked.
 """
 
 from __future__ import annotations
@@ -94,6 +96,9 @@ class Package:
     pages: Pages = field(default_factory=Pages)
     #: Warnings for the references from each archive member (by ``id(ZipInfo)``).
     member_warnings: dict[int, list[dict[str, str]]] = field(default_factory=dict)
+    #: Members whose ZIP CRC-32 failed (by ``id(ZipInfo)``): reported once, then their
+    #: records are read without it (their own WARC digests are still checked).
+    bad_crc: set[int] = field(default_factory=set)
 
     def warnings_for(self, info: zipfile.ZipInfo) -> tuple[dict[str, str], ...]:
         return tuple(self.member_warnings.get(id(info), ()))
@@ -198,6 +203,8 @@ def _check_resource(
         found = _mismatch(resource.get("hash"), digest, info.file_size, resource.get("bytes"))
     except ZIP_ERRORS as exc:
         found = UnreadableExport(f"{info.filename} cannot be read: {exc}")
+        if "CRC" in str(exc):
+            package.bad_crc.add(id(info))
     if found is None:
         return
     package.problems.append(Problem(info.filename, found))

@@ -165,6 +165,10 @@ def _wacz_refs(document: Document, captures: Captures) -> Iterator[MediaRef]:
                     sighting={"source_kind": KIND},
                 )
                 continue
+            if id(info) in package.bad_crc and hasattr(fh, "_expected_crc"):
+                # Reported above; without this, zipfile withholds the member's last read
+                # (its intact records) to raise the same CRC error again.
+                fh._expected_crc = None
             with fh:
                 yield from read_warc(fh, where, captures, package.pages, info.file_size)
 

@@ -126,14 +126,17 @@ def read_warc(
         UnreadableExport: A WARC file whose first record cannot be parsed.
     """
     reader = _Reader(where, captures, pages)
-    start = stream.tell()
+    start: int | None = stream.tell()
     broken = yield from reader.run(stream, size, first=True)
-    while broken is not None and size is not None and stream.seekable():
-        start = resync(stream, max(broken, start) + 1, size)
-        if start is None:
+    while broken is not None and start is not None and stream.seekable():
+        try:
+            start = resync(stream, max(broken, start) + 1)
+            if start is not None:
+                stream.seek(start)
+        except Exception:  # the damage is in the container too (a ZIP member's CRC)
             return
-        stream.seek(start)
-        broken = yield from reader.run(stream, size)
+        if start is not None:
+            broken = yield from reader.run(stream, size)
 
 
 class _Reader:
@@ -236,6 +239,7 @@ class _Reader:
         except EvidenceError as exc:
             return self._error(cap, exc)
         except Exception as exc:  # a decoder of warcio or zlib on hostile bytes
+            self._cut = True  # where the record ended is unknown
             return self._error(cap, UnreadableExport(f"{cap.id}: {_one_line(exc)}"))
 
     def _payload(self, record: Any, cap: Capture) -> MediaRef | None:
@@ -366,30 +370,36 @@ class _Reader:
 # --- helpers ----------------------------------------------------------------------------
 
 
-def resync(stream: IO[bytes], start: int, size: int) -> int | None:
+def resync(stream: IO[bytes], start: int) -> int | None:
     """The offset of the first record at or after ``start``: a gzip member that inflates
-    to ``WARC/1.x``, or ``WARC/1.x`` at the start of a line; None when there is none."""
-    pos = start
-    while pos < size:
-        base = max(pos - 1, 0)  # one byte before: is the match at the start of a line?
-        stream.seek(base)
-        block = stream.read(CHUNK + _LOOK)
-        for found in _RECORD_START.finditer(block, pos - base, pos - base + CHUNK):
+    to ``WARC/1.x``, or ``WARC/1.x`` at the start of a line; None when there is none.
+    The stream is read forward only from ``start - 1`` (a ZIP member seeks back slowly)."""
+    offset = max(start - 1, 0)  # the file offset of data[0]
+    stream.seek(offset)
+    data, first = b"", start - offset  # matches may begin at data[first:]
+    while True:
+        more = stream.read(CHUNK)
+        data += more
+        # Leave room after a match to check it, unless the stream has ended.
+        end = len(data) - _LOOK if more else len(data)
+        for found in _RECORD_START.finditer(data, first, max(end, first)):
             at = found.start()
-            if not block.startswith(_GZIP, at):
-                if at == 0 or block[at - 1] == 0x0A:
-                    return base + at
-                continue
-            try:
-                inflated = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(block[at:], 16)
-            except zlib.error:
-                continue
-            if inflated.startswith(_WARC):
-                return base + at
-        if len(block) <= pos - base + CHUNK:
+            if _record_at(data, at, offset + at):
+                return offset + at
+        if not more:
             return None
-        pos += CHUNK
-    return None
+        keep = max(end, first) - 1  # one byte before the next match: a line start?
+        data, offset, first = data[keep:], offset + keep, 1
+
+
+def _record_at(data: bytes, at: int, offset: int) -> bool:
+    if not data.startswith(_GZIP, at):
+        return offset == 0 or data[at - 1] == 0x0A
+    try:
+        inflated = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data[at : at + _LOOK], 16)
+    except zlib.error:
+        return False
+    return inflated.startswith(_WARC)
 
 
 def _read_head(stream: IO[bytes]) -> bytes:
