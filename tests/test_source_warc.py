@@ -321,6 +321,15 @@ def test_crawl_yields_media_only(tmp_path: Path, gz: bool) -> None:
     assert len(oks) == 5 and spool_files(spool) == oks
 
 
+def test_warc_gzipped_as_one_stream(tmp_path: Path) -> None:
+    path = tmp_path / "crawl.warc.gz"  # ``gzip crawl.warc``: one member, not one a record
+    path.write_bytes(gzip.compress(warc_bytes(gz=False)))
+    refs = refs_of(path, tmp_path / "spool")
+    assert [r.status for r in refs] == ["ok", "skipped", "ok", "ok", "ok", "missing", "ok"]
+    assert Path(refs[0].path).read_bytes() == PHOTO_JPEG
+    assert len({r.record for r in refs}) == 7
+
+
 def test_revisit_survives_the_original_being_deleted(tmp_path: Path) -> None:
     path = tmp_path / "crawl.warc.gz"
     with open(path, "wb") as out:

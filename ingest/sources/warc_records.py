@@ -32,6 +32,7 @@ becomes a ``MediaRef``; a ``revisit`` gets a copy of the earlier capture it refe
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import tempfile
@@ -84,6 +85,9 @@ _WARC = (b"WARC/1.0\r\n", b"WARC/1.1\r\n")
 _RECORD_START = re.compile(rb"\x1f\x8b\x08|WARC/1\.[01]\r\n")
 #: How far past a block a record start is checked (a gzip header and its first bytes).
 _LOOK = 4096
+#: What warcio says of a .warc.gz compressed as one stream; ``run`` then returns this.
+_NOT_PER_RECORD = "non-chunked gzip file detected"
+_WHOLE_GZIP = -1
 
 
 # --- one WARC stream ------------------------------------------------------------------
@@ -128,6 +132,13 @@ def read_warc(
     reader = _Reader(where, captures, pages)
     start: int | None = stream.tell()
     broken = yield from reader.run(stream, size, first=True)
+    if broken == _WHOLE_GZIP:
+        # One gzip stream for the whole file (``gzip crawl.warc``), not one member per
+        # record: read again through gzip, past the records already read.
+        stream.seek(start or 0)
+        stream = gzip.GzipFile(fileobj=stream, mode="rb")
+        start, size = 0, None
+        broken = yield from reader.run(stream, size, skip=reader.parsed)
     while broken is not None and start is not None and stream.seekable():
         try:
             start = resync(stream, max(broken, start) + 1)
@@ -148,17 +159,20 @@ class _Reader:
         self._referers: OrderedDict[str, str] = OrderedDict()
         # The record just read was cut short: the stream position says nothing more.
         self._cut = False
+        #: Records parsed by the last ``run``.
+        self.parsed = 0
 
     def run(
-        self, stream: IO[bytes], size: int | None, first: bool = False
+        self, stream: IO[bytes], size: int | None, first: bool = False, skip: int = 0
     ) -> Generator[MediaRef, None, int | None]:
-        """The references of the records from the stream's position on; the offset of
-        the record that broke the reading (None when it reached the end)."""
+        """The references of the records from the stream's position on (the first
+        ``skip`` records are passed over); the offset of the record that broke the
+        reading (None when it reached the end; ``_WHOLE_GZIP`` for one gzip stream)."""
         records = ArchiveIterator(stream, check_digests=True)
         # A response's reference waits for the next record: the request paired with it
         # (and its Referer) usually comes right after it.
         pending: list[tuple[MediaRef, Capture]] = []
-        parsed = 0
+        parsed = self.parsed = 0
         while True:
             try:
                 record = next(records)
@@ -168,9 +182,13 @@ class _Reader:
                 if first and parsed == 0 and not self.where.member:
                     raise UnreadableExport(f"{self.where.label}: {_one_line(exc)}") from exc
                 yield from self._flush(pending)
+                if first and _NOT_PER_RECORD in str(exc):
+                    return _WHOLE_GZIP
                 yield self._broken(records.offset, exc)
                 return records.offset
-            parsed += 1
+            parsed = self.parsed = parsed + 1
+            if parsed <= skip:
+                continue
             offset = records.offset
             cap = Capture.of(record, self._fallback_id(offset))
             length = (record.rec_headers.get_header("Content-Length") or "").strip()
