@@ -30,7 +30,7 @@ from ingest.errors import UnreadableExport
 from ingest.sources.model import Document, MediaRef, Options
 from ingest.sources.warc import WarcSource, recognise
 from ingest.sources.warc_fields import NO_NAME, digest_key, uri_name, warc_date
-from ingest.sources.warc_records import CHUNK, resync
+from ingest.sources.warc_resync import CHUNK, resync
 
 PAGE = "https://news.example.org/2024/03/strike.html"
 PHOTO = "https://cdn.example.org/img/photo%201.jpg?w=800"

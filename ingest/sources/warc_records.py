@@ -37,7 +37,6 @@ import os
 import re
 import tempfile
 import warnings
-import zlib
 from collections import OrderedDict
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -68,6 +67,7 @@ from ingest.sources.warc_fields import (
     warc_date,
     warning,
 )
+from ingest.sources.warc_resync import resync
 
 #: Images smaller than this on either side are tracking pixels or spacers.
 MIN_SIDE = 16
@@ -80,11 +80,6 @@ _SLACK = 64 << 20
 #: Request records remembered for the responses that come after them.
 _REQUESTS = 1024
 _RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+)", re.IGNORECASE)
-_GZIP = b"\x1f\x8b\x08"
-_WARC = (b"WARC/1.0\r\n", b"WARC/1.1\r\n")
-_RECORD_START = re.compile(rb"\x1f\x8b\x08|WARC/1\.[01]\r\n")
-#: How far past a block a record start is checked (a gzip header and its first bytes).
-_LOOK = 4096
 #: What warcio says of a .warc.gz compressed as one stream; ``run`` then returns this.
 _NOT_PER_RECORD = "non-chunked gzip file detected"
 _WHOLE_GZIP = -1
@@ -386,38 +381,6 @@ class _Reader:
 
 
 # --- helpers ----------------------------------------------------------------------------
-
-
-def resync(stream: IO[bytes], start: int) -> int | None:
-    """The offset of the first record at or after ``start``: a gzip member that inflates
-    to ``WARC/1.x``, or ``WARC/1.x`` at the start of a line; None when there is none.
-    The stream is read forward only from ``start - 1`` (a ZIP member seeks back slowly)."""
-    offset = max(start - 1, 0)  # the file offset of data[0]
-    stream.seek(offset)
-    data, first = b"", start - offset  # matches may begin at data[first:]
-    while True:
-        more = stream.read(CHUNK)
-        data += more
-        # Leave room after a match to check it, unless the stream has ended.
-        end = len(data) - _LOOK if more else len(data)
-        for found in _RECORD_START.finditer(data, first, max(end, first)):
-            at = found.start()
-            if _record_at(data, at, offset + at):
-                return offset + at
-        if not more:
-            return None
-        keep = max(end, first) - 1  # one byte before the next match: a line start?
-        data, offset, first = data[keep:], offset + keep, 1
-
-
-def _record_at(data: bytes, at: int, offset: int) -> bool:
-    if not data.startswith(_GZIP, at):
-        return offset == 0 or data[at - 1] == 0x0A
-    try:
-        inflated = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data[at : at + _LOOK], 16)
-    except zlib.error:
-        return False
-    return inflated.startswith(_WARC)
 
 
 def _read_head(stream: IO[bytes]) -> bytes:
