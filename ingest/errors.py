@@ -98,6 +98,10 @@ class MalformedRecord(IngestError):
     """Record of the export is malformed."""
 
 
+class ArchiveHashMismatch(IngestError):
+    """Web archive content does not match a digest the archive records for it."""
+
+
 # --- warnings about a record of an export (it is still imported) ------------------------
 
 

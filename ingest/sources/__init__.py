@@ -20,12 +20,14 @@ from ingest.sources.model import (
     Source,
     inside,
 )
+from ingest.sources.warc import WarcSource
 from ingest.sources.ytdlp import YtdlpSource
 
 #: Every kind of collection, in the order ``--format auto`` asks them.
 SOURCES: dict[str, Source] = {
     "auto-archiver": AutoArchiverSource(),
     "ytdlp": YtdlpSource(),
+    "warc": WarcSource(),
 }
 
 
