@@ -152,3 +152,85 @@ def test_a_path_with_no_export_fails_cleanly(tmp_path: Path) -> None:
     assert lines[0]["status"] == "error" and lines[0]["error_code"] == "UnreadableExport"
     bad = run_cli("import", str(tmp_path), "--format", "nonsense", registry=tmp_path / "reg")
     assert bad.returncode == 2
+
+
+def web_archive(path: Path, photo: bytes, pixel: bytes) -> str:
+    """A crawl as warcio writes one: a photo's response (request beside it), an HTML page,
+    a tracking pixel, and a later revisit of the photo (identical payload digest)."""
+    import io
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    with open(path, "wb") as out:
+        writer = WARCWriter(out, gzip=True)
+
+        def response(uri: str, body: bytes, mime: str, date: str) -> str:
+            http = StatusAndHeaders("200 OK", [("Content-Type", mime)], protocol="HTTP/1.1")
+            record = writer.create_warc_record(
+                uri,
+                "response",
+                payload=io.BytesIO(body),
+                length=len(body),
+                http_headers=http,
+                warc_headers_dict={"WARC-Date": date},
+            )
+            writer.write_record(record)
+            return record.rec_headers.get_header("WARC-Payload-Digest")
+
+        digest = response(
+            "https://example.org/img/strike.jpg", photo, "image/jpeg", "2022-03-16T09:00:00Z"
+        )
+        response(
+            "https://example.org/",
+            b"<html><img src=img/strike.jpg></html>",
+            "text/html",
+            "2022-03-16T09:00:01Z",
+        )
+        response("https://px.example.net/t.gif", pixel, "image/gif", "2022-03-16T09:00:02Z")
+        http = StatusAndHeaders("200 OK", [("Content-Type", "image/jpeg")], protocol="HTTP/1.1")
+        revisit = writer.create_revisit_record(
+            "https://example.org/img/strike.jpg",
+            digest,
+            "https://example.org/img/strike.jpg",
+            "2022-03-16T09:00:00Z",
+            http_headers=http,
+            warc_headers_dict={"WARC-Date": "2022-03-17T09:00:00Z"},
+        )
+        writer.write_record(revisit)
+    return digest
+
+
+def test_a_web_archive_gives_one_item_two_captures_and_skips_pixels(tmp_path: Path) -> None:
+    import io
+
+    from PIL import Image
+
+    photo = write_jpeg(tmp_path / "strike.jpg", 11, size=(320, 240)).read_bytes()
+    pixel = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(pixel, "GIF")
+    warc = tmp_path / "crawl" / "crawl.warc.gz"
+    warc.parent.mkdir()
+    web_archive(warc, photo, pixel.getvalue())
+    reg = tmp_path / "reg"
+    code, lines, stderr = _import(str(warc.parent), registry=reg)
+    assert code == 0, stderr
+    statuses = [(line["status"], line["source_url"]) for line in lines]
+    assert statuses == [
+        ("new", "https://example.org/img/strike.jpg"),
+        ("skipped", "https://px.example.net/t.gif"),
+        ("known", "https://example.org/img/strike.jpg"),
+    ]
+    sha = hashlib.sha256(photo).hexdigest()
+    assert lines[0]["sha256"] == lines[2]["sha256"] == sha
+    shown = json.loads(run_cli("show", sha, "--json", registry=reg, check=True).stdout)
+    captures = sorted(s["archived_at"] for s in shown["sightings"])
+    assert captures == ["2022-03-16T09:00:00+00:00", "2022-03-17T09:00:00+00:00"]
+    assert {s["provenance"]["sha256"] for s in shown["sightings"]} == {
+        hashlib.sha256(warc.read_bytes()).hexdigest()
+    }
+    assert run_cli("verify", registry=reg).returncode == 0
+    code, again, _ = _import(str(warc.parent), registry=reg)
+    assert [line["status"] for line in again] == ["known", "skipped", "known"]
+    shown = json.loads(run_cli("show", sha, "--json", registry=reg, check=True).stdout)
+    assert code == 0 and len(shown["sightings"]) == 2  # importing again adds no capture
