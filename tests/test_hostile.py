@@ -17,7 +17,7 @@ import av
 import numpy as np
 import pillow_heif
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -113,7 +113,7 @@ images = st.lists(
 
 @pytest.mark.slow
 @settings(
-    max_examples=6,
+    max_examples=15,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -133,6 +133,7 @@ def test_any_picture_size_and_degenerate_videos_in_one_batch(
         write_frames(folder / "two-by-two.mp4", 10, 2, 2),
         write_frames(folder / "zero-frames.mp4", 0, 64, 48),
     ]
+    event(f"{len(specs)} pictures + 3 videos")
     reg = Registry.open(str(tmp / "reg"), create=True)
     exercise(reg, folder, files, tmp)
     by_name = {Path(i["sightings"][0]["original_path"]).name: i for i in reg.list_items()}
