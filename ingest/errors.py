@@ -98,6 +98,25 @@ class MalformedRecord(IngestError):
     """Record of the export is malformed."""
 
 
+# --- warnings about a record of an export (the reference is still imported) -----------
+
+
+class TimeWithoutOffset(EvidenceError):
+    """Time is the exporting machine's local time, without an offset; recorded as written."""
+
+
+class ImplausibleDate(EvidenceError):
+    """Date is implausible (zero, before 2000 or in the future); it was not recorded."""
+
+
+class TextCut(EvidenceError):
+    """Caption is longer than the limit; it was cut on a character boundary."""
+
+
+class MigratedMessage(EvidenceError):
+    """Message is from the group this supergroup was upgraded from; no link can be made."""
+
+
 # --- warnings and limits of the extraction steps --------------------------------------
 
 
