@@ -281,7 +281,7 @@ def test_channel_username_gives_public_links(channel: Path) -> None:
     [
         (1234567890, "public_channel", "https://t.me/c/1234567890/2"),
         (1234567890, "private_supergroup", "https://t.me/c/1234567890/2"),
-        ((1 << 33) + 1234567890, "private_channel", "https://t.me/c/1234567890/2"),  # < 2021
+        (11451418180, "private_supergroup", "https://t.me/c/11451418180/2"),  # bare, > 2**33
         (-1001234567890, "public_supergroup", "https://t.me/c/1234567890/2"),  # bot API form
         ("-1001234567890", "public_channel", "https://t.me/c/1234567890/2"),
         (987654, "private_group", None),
@@ -297,7 +297,9 @@ def test_chat_ids_of_every_form_give_channel_links(tmp_path, chat_id, type_, url
 
 def test_link_id() -> None:
     assert link_id(1234567890) == link_id(-1001234567890) == link_id("1234567890") == 1234567890
-    assert link_id((1 << 33) + 42) == 42
+    assert link_id((1 << 33) + 42, legacy=True) == 42  # exports before April 2021
+    assert link_id((1 << 33) + 42) == (1 << 33) + 42  # a newer export: the bare id
+    assert link_id(1234567890, legacy=True) == 1234567890
     assert link_id(-1000000000000 - 7) == 7
     assert link_id(None) is link_id(True) is link_id(-5) is link_id("x") is link_id(0) is None
 

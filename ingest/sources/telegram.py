@@ -345,7 +345,7 @@ class _Reader:
         facts: dict[str, Any] = {"source_kind": KIND}
         if message_id is not None:
             facts["post_id"] = str(message_id)
-            url = self._url(chat, message_id, warnings)
+            url = self._url(chat, message_id, "date_unixtime" not in message, warnings)
             if url:
                 facts["source_url"] = url
         if isinstance(chat.name, str) and chat.name:
@@ -372,14 +372,14 @@ class _Reader:
             _warn(warnings, TextCut(f"kept the first {MAX_TEXT} bytes of UTF-8"))
         return facts
 
-    def _url(self, chat: Chat, message_id: int, warnings: list) -> str | None:
+    def _url(self, chat: Chat, message_id: int, legacy: bool, warnings: list) -> str | None:
         if message_id <= 0:
             if MIGRATED_SHIFT < message_id < 0:
                 _warn(warnings, MigratedMessage(f"message id {message_id}"))
             return None
         if self.username and not chat.group:
             return f"https://t.me/{self.username}/{message_id}"
-        channel = link_id(chat.id) if chat.type in LINKED_TYPES else None
+        channel = link_id(chat.id, legacy=legacy) if chat.type in LINKED_TYPES else None
         return f"https://t.me/c/{channel}/{message_id}" if channel else None
 
 

@@ -122,10 +122,11 @@ def cap_text(text: str, limit: int = MAX_TEXT) -> tuple[str, bool]:
     return data[:limit].decode("utf-8", "ignore"), True
 
 
-def link_id(chat_id: Any) -> int | None:
+def link_id(chat_id: Any, *, legacy: bool = False) -> int | None:
     """The channel id of a ``t.me/c/<id>/...`` link from a chat ``id`` as exports write
-    it: the bare id (since 2021), ``2**33 + id`` (before), or the bot API's
-    ``-100<id>``; None when it is none of these."""
+    it: the bare id (since April 2021), the bot API's ``-100<id>``, or, when ``legacy``
+    (the export may be older: its messages have no ``date_unixtime``, added in June
+    2022), ``2**33 + id``; None when it is none of these."""
     number = to_int(chat_id)
     if number is None:
         return None
@@ -133,7 +134,7 @@ def link_id(chat_id: Any) -> int | None:
         return -number - 1_000_000_000_000
     if number <= 0:
         return None
-    if OLD_PEER_SHIFT < number < OLD_PEER_SHIFT + (1 << 32):
+    if legacy and OLD_PEER_SHIFT < number < OLD_PEER_SHIFT + (1 << 32):
         return number - OLD_PEER_SHIFT
     return number
 
