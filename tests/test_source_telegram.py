@@ -483,6 +483,26 @@ def test_the_exporters_control_escapes_are_read(tmp_path: Path) -> None:
     assert ref.sighting["text"] == "a\x0bb \\x c"
 
 
+def test_bare_custom_emoji_document_ids_of_tdesktop_4_1_are_read(tmp_path: Path) -> None:
+    emoji = {"type": "custom_emoji", "text": "😮", "document_id": "video_files/sticker (2).webm"}
+    number = {"type": "custom_emoji", "text": "🔥", "document_id": "5368324170671202286"}
+    quoted = {"type": "plain", "text": '"document_id": video_files/x.webm'}
+    text = ["Вибух ", emoji, " ", number, " ", quoted]
+    path = write_export(tmp_path, chat([msg(2, text=text, **photo(PHOTO))]), {PHOTO: b"jpeg"})
+    raw = path.read_text()  # as 4.0 to 4.1.1 wrote them (tdesktop #24961)
+    raw = raw.replace(
+        '"document_id": "video_files/sticker (2).webm"',
+        '"document_id": video_files/sticker (2).webm',
+    )
+    raw = raw.replace('"document_id": "5368324170671202286"', '"document_id": 5368324170671202286')
+    path.write_text(raw)
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(raw)
+    (ref,) = refs(path)
+    assert ref.status == "ok"
+    assert ref.sighting["text"] == 'Вибух 😮 🔥 "document_id": video_files/x.webm'
+
+
 def test_a_truncated_export_yields_what_it_can_then_raises(tmp_path: Path) -> None:
     messages = [msg(i, **photo(PHOTO)) for i in range(1, 11)]
     path = write_export(tmp_path, chat(messages), {PHOTO: b"jpeg"})
@@ -670,10 +690,17 @@ def test_captions_from_an_export_are_the_flat_text_capped(tmp_path_factory, text
     assert ("TextCut" in codes(ref)) == cut
 
 
-@given(st.text(alphabet='\\x"ab\x0b\x01é', max_size=60), st.integers(min_value=1, max_value=9))
-def test_the_repaired_stream_reads_exporter_strings_in_any_chunks(value: str, chunk: int) -> None:
-    exporter = json.dumps({"t": value}, ensure_ascii=False)
+@given(
+    st.text(alphabet='\\x"ab\x0b\x01é\n', max_size=60),
+    st.integers(min_value=1, max_value=9),
+    st.integers(min_value=1, max_value=12),
+)
+def test_the_repaired_stream_reads_exporter_strings_in_any_chunks(
+    value: str, chunk: int, max_line: int
+) -> None:
+    exporter = json.dumps({"t": value, "u": [value, {"text": value}]}, indent=1, ensure_ascii=False)
     exporter = exporter.replace("\\u000b", "\\x0B").replace("\\u0001", "\\x01")
     stream = RepairedStream(io.BytesIO(exporter.encode("utf-8")))
+    stream.MAX_LINE = max_line  # lines without an end are handed out in pieces too
     out = b"".join(iter(lambda: stream.read(chunk), b""))
-    assert json.loads(out) == {"t": value}
+    assert json.loads(out) == {"t": value, "u": [value, {"text": value}]}

@@ -86,6 +86,11 @@ _ACCOUNT_KEYS = frozenset(
     | {"sessions", "web_sessions", "other_data", "chats", "left_chats"}
 )
 _ESCAPE = re.compile(rb"\\\\|\\x")
+#: ``document_id`` of a custom emoji written bare (tdesktop 4.0 to 4.1.1): a path or a
+#: sentence, to the end of its line (a bare number is JSON already).
+_BARE_DOCUMENT_ID = re.compile(
+    rb'(?m)^([ \t]*"document_id": )(?!["\[{\-0-9]|(?:null|true|false)[\s,}\]]*$)([^\n]*)$'
+)
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
 
 
@@ -241,22 +246,29 @@ def short(value: Any) -> str:
 
 
 class RepairedStream:
-    """A binary stream as the JSON parser may read it: the exporter's ``\\xHH`` escapes
-    become ``\\u00HH``, bytes that are not UTF-8 become U+FFFD, a BOM is dropped.
+    """A binary stream as the JSON parser may read it, with the exporter's known breaks of
+    JSON mended: ``\\xHH`` escapes become ``\\u00HH``; a custom emoji's ``document_id``
+    that versions 4.0 to 4.1.1 (summer 2022) wrote without quotes is quoted; bytes that
+    are not UTF-8 become U+FFFD; a BOM is dropped. It hands out whole lines (the exporter
+    puts every key on a line of its own, and JSON has no raw newline inside a string), at
+    most ``MAX_LINE`` bytes of a line without an end at a time.
 
     Attributes:
         offset: How many bytes of the underlying stream have been read.
     """
+
+    MAX_LINE = 1 << 20
 
     def __init__(self, raw: BinaryIO) -> None:
         self._raw = raw
         self._utf8 = codecs.getincrementaldecoder("utf-8")("replace")
         self._carry = b""
         self._first = True
+        self._line_start = True
         self.offset = 0
 
     def read(self, size: int = -1) -> bytes:
-        """Up to about ``size`` bytes (more when escapes were widened); ``b""`` at the end."""
+        """Up to about ``size`` bytes (more when values were mended); ``b""`` at the end."""
         if size == 0:  # ijson asks for nothing to learn whether the stream gives bytes
             return b""
         while True:
@@ -266,16 +278,31 @@ class RepairedStream:
             if self._first and text:
                 text, self._first = text.removeprefix("\ufeff"), False
             data = self._carry + text.encode("utf-8")
-            if not chunk:
-                self._carry = b""
+            if chunk:
+                end = data.rfind(b"\n") + 1
+                if not end and len(data) > self.MAX_LINE:
+                    end = len(data.rstrip(b"\\"))  # a backslash may pair with what follows
+                data, self._carry = data[:end], data[end:]
             else:
-                # A run of backslashes at the end may pair with the next chunk's start.
-                kept = data.rstrip(b"\\")
-                self._carry, data = data[len(kept) :], kept
-            if b"\\x" in data:
-                data = _ESCAPE.sub(lambda m: b"\\u00" if m[0] == b"\\x" else m[0], data)
+                self._carry = b""
+            if data:
+                data, self._line_start = _mend(data, self._line_start), data.endswith(b"\n")
             if data or not chunk:
                 return data
+
+
+def _mend(data: bytes, line_start: bool) -> bytes:
+    if b"\\x" in data:
+        data = _ESCAPE.sub(lambda m: b"\\u00" if m[0] == b"\\x" else m[0], data)
+    if b'"document_id": ' in data:
+        start = 0 if line_start else data.find(b"\n") + 1
+        data = data[:start] + _BARE_DOCUMENT_ID.sub(_quote, data[start:])
+    return data
+
+
+def _quote(match: re.Match[bytes]) -> bytes:
+    value = match[2].rstrip(b"\r").replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+    return match[1] + b'"' + value + b'"'
 
 
 def sniff(head: bytes) -> bool:
