@@ -48,6 +48,8 @@ from ingest.sources.telegram_format import (
     to_int,
 )
 
+__all__ = ["FORMAT", "KIND", "MIME", "TelegramSource"]
+
 KIND = "telegram"
 FORMAT = "telegram-json"
 MIME = "application/json"

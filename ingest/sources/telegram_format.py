@@ -48,6 +48,31 @@ from ijson.common import ObjectBuilder
 from ingest.errors import EvidenceError, ImplausibleDate, MalformedRecord, TimeWithoutOffset
 from ingest.sources.model import MAX_TEXT
 
+__all__ = [
+    "EARLIEST",
+    "HEAD_SIZE",
+    "LINKED_TYPES",
+    "MEDIA_SUFFIXES",
+    "MEDIA_TYPES",
+    "MIGRATED_SHIFT",
+    "NOT_MEDIA_TYPES",
+    "OLD_PEER_SHIFT",
+    "Chat",
+    "RepairedStream",
+    "cap_text",
+    "flatten_text",
+    "instant",
+    "is_placeholder",
+    "link_id",
+    "messages",
+    "not_media",
+    "read_messages",
+    "short",
+    "single_chat",
+    "sniff",
+    "to_int",
+]
+
 #: How much of a JSON file is read to recognise an export.
 HEAD_SIZE = 1 << 16
 #: Chat types whose messages have ``t.me/c/<chat>/<message>`` links.
