@@ -102,19 +102,27 @@ class ArchiveHashMismatch(IngestError):
     """Web archive content does not match a digest the archive records for it."""
 
 
-# --- warnings about a record of an export (it is still imported) ------------------------
+# --- warnings about a record of an export (the reference is still imported) -----------
+
+
+class TimeWithoutOffset(EvidenceError):
+    """Time is without an offset (local time where it was recorded); kept as written."""
+
+
+class ImplausibleDate(EvidenceError):
+    """Date is implausible (zero, before 2000 or in the future); it was not recorded."""
 
 
 class TextTruncated(EvidenceError):
     """Text is longer than the limit; it was cut on a character boundary."""
 
 
-class DateWithoutOffset(EvidenceError):
-    """Date has no time zone offset; it was kept as the source wrote it."""
-
-
 class UncheckedHash(EvidenceError):
     """Recorded hash is not a SHA-256; it was kept, not checked."""
+
+
+class MigratedMessage(EvidenceError):
+    """Message is from the group this supergroup was upgraded from; no link can be made."""
 
 
 # --- warnings and limits of the extraction steps --------------------------------------

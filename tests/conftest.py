@@ -3,9 +3,11 @@ and a fresh registry. The helpers themselves live in ``support/`` (shared with b
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 # Re-exported so that ``from conftest import write_jpeg`` and the like keep working.
 from support.cli import PAUSE_POINTS as PAUSE_POINTS
@@ -15,6 +17,12 @@ from support.cli import run_cli as run_cli
 from support.cli import spawn_cli as spawn_cli
 from support.media import scene as scene
 from support.media import write_jpeg, write_video
+
+# In CI every property test draws the same examples on every run: a failure there is a
+# real one, reproducible from its printed example, never the luck of the draw.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 # ../shared/corpus from the repository; git worktrees (wt/<name>) sit one level deeper.
 CORPUS = next(

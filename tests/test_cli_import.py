@@ -234,3 +234,117 @@ def test_a_web_archive_gives_one_item_two_captures_and_skips_pixels(tmp_path: Pa
     assert [line["status"] for line in again] == ["known", "skipped", "known"]
     shown = json.loads(run_cli("show", sha, "--json", registry=reg, check=True).stdout)
     assert code == 0 and len(shown["sightings"]) == 2  # importing again adds no capture
+
+
+def telegram_export(folder: Path) -> Path:
+    """A channel's "Export chat history" (JSON) as Telegram Desktop writes it."""
+    photo = write_jpeg(folder / "photos" / "photo_1@16-03-2022_10-41-07.jpg", 21, size=(320, 240))
+    write_jpeg(folder / "photos" / "photo_1@16-03-2022_10-41-07_thumb.jpg", 21, size=(90, 68))
+    write_video(folder / "video_files" / "IMG_0042.MP4", 22, seconds=1.0)
+    (folder / "voice_messages").mkdir()
+    (folder / "voice_messages" / "audio_1@16-03-2022_10-50-00.ogg").write_bytes(b"OggS" + bytes(60))
+    (folder / "photos" / "photo_2@16-03-2022_11-00-00.jpg").write_bytes(photo.read_bytes())
+    base = {"type": "message", "from": "Example channel", "from_id": "channel1234567890"}
+    messages = [
+        {
+            **base,
+            "id": 4521,
+            "date": "2022-03-16T10:41:07",
+            "date_unixtime": "1647420067",
+            "photo": "photos/photo_1@16-03-2022_10-41-07.jpg",
+            "width": 320,
+            "height": 240,
+            "text": ["Shelling near the station ", {"type": "hashtag", "text": "#kharkiv"}],
+            "text_entities": [
+                {"type": "plain", "text": "Shelling near the station "},
+                {"type": "hashtag", "text": "#kharkiv"},
+            ],
+        },
+        {
+            **base,
+            "id": 4522,
+            "date": "2022-03-16T10:45:00",
+            "date_unixtime": "1647420300",
+            "file": "video_files/IMG_0042.MP4",
+            "thumbnail": "video_files/IMG_0042.MP4_thumb.jpg",
+            "media_type": "video_file",
+            "mime_type": "video/mp4",
+            "duration_seconds": 1,
+            "text": "",
+            "text_entities": [],
+        },
+        {
+            **base,
+            "id": 4523,
+            "date": "2022-03-16T10:50:00",
+            "date_unixtime": "1647420600",
+            "file": "voice_messages/audio_1@16-03-2022_10-50-00.ogg",
+            "media_type": "voice_message",
+            "mime_type": "audio/ogg",
+            "text": "",
+            "text_entities": [],
+        },
+        {
+            **base,
+            "id": 4524,
+            "date": "2022-03-16T10:55:00",
+            "date_unixtime": "1647420900",
+            "file": "(File not included. Change data exporting settings to download.)",
+            "media_type": "video_file",
+            "mime_type": "video/mp4",
+            "text": "Second angle",
+            "text_entities": [{"type": "plain", "text": "Second angle"}],
+        },
+        {
+            **base,
+            "id": 4525,
+            "date": "2022-03-16T11:00:00",
+            "date_unixtime": "1647421200",
+            "forwarded_from": "Other channel",
+            "photo": "photos/photo_2@16-03-2022_11-00-00.jpg",
+            "width": 320,
+            "height": 240,
+            "text": "",
+            "text_entities": [],
+        },
+    ]
+    chat = {"name": "Example channel", "type": "public_channel", "id": 1234567890}
+    (folder / "result.json").write_text(
+        json.dumps({**chat, "messages": messages}, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
+    return folder
+
+
+def test_a_telegram_export_is_imported_post_by_post(tmp_path: Path) -> None:
+    folder = telegram_export(tmp_path / "ChatExport_2022-03-16")
+    reg = tmp_path / "reg"
+    code, lines, stderr = _import(
+        str(folder), "--channel-username", "example_channel", "--case", "UA-1", registry=reg
+    )
+    assert code == 0, stderr
+    by_post = {line["post_id"]: line for line in lines}
+    assert [by_post[str(i)]["status"] for i in range(4521, 4526)] == [
+        "new",
+        "new",
+        "skipped",
+        "missing",
+        "known",
+    ]
+    first = by_post["4521"]
+    assert first["source_kind"] == "telegram" and first["channel"] == "Example channel"
+    assert first["source_url"] == "https://t.me/example_channel/4521"
+    assert first["posted_at"] == "2022-03-16T08:41:07+00:00"
+    assert first["provenance"]["record"] == "4521"
+    assert by_post["4522"]["media_type"] == "video"
+    assert by_post["4525"]["sha256"] == first["sha256"]  # the forward: a second sighting
+    shown = json.loads(run_cli("show", first["sha256"], "--json", registry=reg, check=True).stdout)
+    forward = next(s for s in shown["sightings"] if s["post_id"] == "4525")
+    assert forward["forwarded_from"] == "Other channel"
+    assert next(s for s in shown["sightings"] if s["post_id"] == "4521")["text"] == (
+        "Shelling near the station #kharkiv"
+    )
+    listed = [json.loads(x) for x in run_cli("list", "--json", registry=reg).stdout.splitlines()]
+    assert sorted(i["media_type"] for i in listed) == ["document", "image", "video"]  # no thumb
+    custody = run_cli("custody", "--json", registry=reg, check=True).stdout
+    assert '"action": "sighting.missing"' in custody and "Second angle" in custody
+    assert run_cli("verify", registry=reg).returncode == 0

@@ -311,7 +311,7 @@ def test_a_timestamp_without_offset_is_kept_bare_with_a_warning(tmp_path: Path) 
     write_json(tmp_path / "metadata.json", doc)
     [ref] = refs_of(tmp_path)
     assert ref.sighting["posted_at"] == "2021-07-20T13:00:00"
-    assert [(w["step"], w["code"]) for w in ref.warnings] == [("posted_at", "DateWithoutOffset")]
+    assert [(w["step"], w["code"]) for w in ref.warnings] == [("posted_at", "TimeWithoutOffset")]
 
 
 def test_offsets_are_kept_for_posted_at_and_made_utc_for_archived_at(tmp_path: Path) -> None:
@@ -389,4 +389,4 @@ def test_any_timestamp_gives_an_iso_date_or_a_warning(value: Any, utc: bool) -> 
     if utc:
         assert result.endswith("+00:00")
     if parsed.tzinfo is None:
-        assert [w["code"] for w in warnings] == ["DateWithoutOffset"]
+        assert [w["code"] for w in warnings] == ["TimeWithoutOffset"]

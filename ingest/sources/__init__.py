@@ -20,11 +20,13 @@ from ingest.sources.model import (
     Source,
     inside,
 )
+from ingest.sources.telegram import TelegramSource
 from ingest.sources.warc import WarcSource
 from ingest.sources.ytdlp import YtdlpSource
 
 #: Every kind of collection, in the order ``--format auto`` asks them.
 SOURCES: dict[str, Source] = {
+    "telegram": TelegramSource(),
     "auto-archiver": AutoArchiverSource(),
     "ytdlp": YtdlpSource(),
     "warc": WarcSource(),

@@ -13,10 +13,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from ingest.errors import (
-    DateWithoutOffset,
     EvidenceError,
     MalformedRecord,
     TextTruncated,
+    TimeWithoutOffset,
 )
 from ingest.sources.model import MAX_TEXT
 
@@ -114,7 +114,7 @@ def iso_time(value: Any, step: str, warnings: Warnings, *, utc: bool = False) ->
     separator, its offset kept (``utc``: converted to UTC); a date alone stays a date.
 
     A number is taken as a Unix time. An instant without an offset is kept bare with a
-    ``DateWithoutOffset`` warning, except with ``utc``, where it is not used (an instant
+    ``TimeWithoutOffset`` warning, except with ``utc``, where it is not used (an instant
     that must be UTC cannot be guessed).
     """
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -127,7 +127,7 @@ def iso_time(value: Any, step: str, warnings: Warnings, *, utc: bool = False) ->
             problem = MalformedRecord(f"{step}: {_show(value)} has no offset; it is not used")
             warnings.append(warning(step, problem))
             return None
-        warnings.append(warning(step, DateWithoutOffset(f"{step}: {_show(value)}")))
+        warnings.append(warning(step, TimeWithoutOffset(f"{step}: {_show(value)}")))
         return found.isoformat()
     return (found.astimezone(UTC) if utc else found).isoformat()
 

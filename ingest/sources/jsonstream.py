@@ -49,9 +49,14 @@ def open_json(path: str) -> Iterator[BinaryIO]:
         yield f
 
 
+#: The pure-Python parser: sidecars are small, and unlike yajl it reads integers of any
+#: size (a tool may write a 20-digit id or date; yajl would call the file unreadable).
+_PARSER = ijson.get_backend("python")
+
+
 def _events(f: BinaryIO) -> Iterator[tuple[str, Any]]:
     try:
-        yield from ijson.basic_parse(f, use_float=True)
+        yield from _PARSER.basic_parse(f, use_float=True)
     except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UnreadableExport(f"not valid JSON ({first})") from None
