@@ -59,6 +59,7 @@ class FakeSource:
                     "source_url": f"https://example.org/c/{post['id']}",
                     "posted_at": post.get("posted", "2022-03-16T10:41:07+00:00"),
                     "text": post.get("text"),
+                    "archived_at": post.get("archived"),
                 },
             )
 
@@ -188,3 +189,43 @@ def test_the_timeline_orders_posted_archived_and_observed(
     assert posted["at"] == "2022-03-16T10:50:00"  # no offset: kept as it was, with a note
     assert "no UTC offset" in posted["note"] and posted["source_kind"] == "fake"
     assert posted["source_url"] == "https://example.org/c/2"
+
+
+def test_dupes_and_the_html_report_give_a_cluster_its_timeline(fake: None, tmp_path: Path) -> None:
+    from PIL import Image
+
+    folder = tmp_path / "export"
+    original = write_jpeg(folder / "a.jpg", 31, size=(480, 360))
+    Image.open(original).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(folder / "b.jpg")
+    make_export(
+        folder,
+        [
+            {"id": 1, "file": "a.jpg", "posted": "2022-03-16T10:00:00+00:00"},
+            {
+                "id": 2,
+                "file": "b.jpg",
+                "posted": "2022-03-15T09:00:00+00:00",
+                "archived": "2022-03-15T12:00:00+00:00",
+            },
+        ],
+    )
+    reg = Registry.open(str(tmp_path / "reg"), create=True)
+    results = reg.import_([folder], fmt="fake")
+    [cluster] = reg.dupes()
+    moments = [(e["event"], e["at"], e["sha256"]) for e in cluster["timeline"]][:3]
+    mirror = results[1].sha256
+    assert moments == [
+        ("posted", "2022-03-15T09:00:00+00:00", mirror),  # the mirrored re-post came first
+        ("archived", "2022-03-15T12:00:00+00:00", mirror),
+        ("posted", "2022-03-16T10:00:00+00:00", results[0].sha256),
+    ]
+    assert cluster["first_seen"]["archived"]["at"] == "2022-03-15T12:00:00+00:00"
+    from registry import export_items
+
+    export_items(reg, "html", str(tmp_path / "report"), actor="tester")
+    report = (tmp_path / "report" / "report.html").read_text()
+    assert "<h4>Timeline</h4>" in report and "Timeline of every copy" in report
+    cluster_part = report[report.index("Timeline of every copy") :]
+    assert cluster_part.index("2022-03-15T09:00:00+00:00") < cluster_part.index(
+        "2022-03-16T10:00:00+00:00"
+    )

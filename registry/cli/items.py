@@ -235,8 +235,13 @@ def _format_item(item: dict[str, Any]) -> str:
             f"  #{s['seq']:<5} {s['observed_at'][:19]}  {s['observed_by']:<10} "
             f"{s.get('case') or '-':<10} {where}"
         )
+        source = s.get("source_kind")
         claims = [
+            f"{source} {s.get('channel') or ''} #{s['post_id']}".replace("  ", " ")
+            if source and s.get("post_id")
+            else (source or ""),
             f"posted {s['posted_at']}" if s.get("posted_at") else "",
+            f"archived {s['archived_at']}" if s.get("archived_at") else "",
             f"forwarded from {s['forwarded_from']}" if s.get("forwarded_from") else "",
             f"file {s['original_name']}" if s.get("original_name") else "",
         ]
@@ -256,5 +261,5 @@ def _timeline_lines(events: list[dict[str, Any]]) -> list[str]:
         where = e.get("source_url") or e.get("source_kind") or ""
         who = f" by {e['by']}" if e.get("by") else ""
         note = f"  ({e['note']})" if e.get("note") else ""
-        lines.append(f"  {e['event']:<9} {e['at']:<32}{where}{who}{note}")
+        lines.append(f"  {e['event']:<9} {e['at']:<33} {where}{who}{note}")
     return lines
