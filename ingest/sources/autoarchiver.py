@@ -41,6 +41,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import ingest.sources.fields as fields
 from ingest.errors import (
     MalformedRecord,
     MissingMedia,
@@ -48,8 +49,7 @@ from ingest.errors import (
     UncheckedHash,
     UnreadableExport,
 )
-from ingest.sources import fields
-from ingest.sources.files import is_remote, iter_files, kind_of_name, last_segment, locate
+from ingest.sources.files import is_remote, json_documents, kind_of_name, last_segment, locate
 from ingest.sources.jsonstream import iter_array, keep_all, open_json, read_object, top_keys
 from ingest.sources.model import Document, MediaRef, Options
 
@@ -106,15 +106,8 @@ class AutoArchiverSource:
     def iter_find(self, path: str) -> Iterator[Document]:
         """Stream the ``Metadata`` documents at ``path`` (a file, or a folder searched
         recursively; any ``.json`` file is read, since the local storage renames them)."""
-        for candidate in iter_files(path, lambda name: name.lower().endswith(".json")):
-            if is_metadata(candidate):
-                yield Document(
-                    path=candidate,
-                    kind=KIND,
-                    format=FORMAT,
-                    mime="application/json",
-                    root=os.path.dirname(candidate),
-                )
+        json_file = lambda name: name.lower().endswith(".json")  # noqa: E731
+        yield from json_documents(path, json_file, is_metadata, KIND, FORMAT)
 
     def find(self, path: str) -> list[Document]:
         """The ``Metadata`` documents at ``path``; ``[]`` when there are none."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from ingest.errors import UnsafeReference
-from ingest.sources.model import inside
+from ingest.sources.model import Document, inside
 
 #: File extensions (lower case, no dot) by what a download with that name holds.
 VIDEO_EXTS = (
@@ -151,3 +151,19 @@ def iter_files(path: str, wanted: Callable[[str], bool]) -> Iterator[str]:
             except OSError:
                 continue
         stack.extend(reversed(subdirs))
+
+
+def json_documents(
+    path: str, wanted: Callable[[str], bool], recognise: Callable[[str], bool], kind: str, fmt: str
+) -> Iterator[Document]:
+    """Stream the JSON documents of one source at ``path``: the files whose name is
+    ``wanted`` and whose content the source ``recognise``s."""
+    for candidate in iter_files(path, wanted):
+        if recognise(candidate):
+            yield Document(
+                path=candidate,
+                kind=kind,
+                format=fmt,
+                mime="application/json",
+                root=os.path.dirname(candidate),
+            )

@@ -34,14 +34,14 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+import ingest.sources.fields as fields
 from ingest.errors import MissingMedia, NotMedia, UnreadableExport
-from ingest.sources import fields
 from ingest.sources.files import (
     AUDIO_EXTS,
     IMAGE_EXTS,
     VIDEO_EXTS,
     Location,
-    iter_files,
+    json_documents,
     kind_of_name,
     last_segment,
     locate,
@@ -110,15 +110,7 @@ class YtdlpSource:
 
     def iter_find(self, path: str) -> Iterator[Document]:
         """Stream the sidecars at ``path`` (a sidecar, or a folder searched recursively)."""
-        for candidate in iter_files(path, lambda name: name.endswith(SUFFIX)):
-            if is_sidecar(candidate):
-                yield Document(
-                    path=candidate,
-                    kind=KIND,
-                    format=FORMAT,
-                    mime="application/json",
-                    root=os.path.dirname(candidate),
-                )
+        yield from json_documents(path, lambda n: n.endswith(SUFFIX), is_sidecar, KIND, FORMAT)
 
     def find(self, path: str) -> list[Document]:
         """The sidecars at ``path``; ``[]`` when there are none (see ``iter_find``)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -41,6 +42,24 @@ def actor_option(func: Callable[..., Any]) -> Callable[..., Any]:
         show_default=True,
         envvar="EVIDENCE_ACTOR",
         help="Who is acting (recorded in the custody log).",
+    )(func)
+
+
+def worker_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--workers`` and ``--time-limit``: the supervised extraction processes."""
+    func = click.option(
+        "--time-limit",
+        type=click.FloatRange(1),
+        default=120.0,
+        show_default=True,
+        help="Seconds per file (plus 1 s per 4 MiB) before its worker is stopped.",
+    )(func)
+    return click.option(
+        "--workers",
+        type=click.IntRange(1, 256),
+        default=os.cpu_count() or 1,
+        show_default="CPU count",
+        help="Worker processes for extraction.",
     )(func)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
@@ -17,6 +16,7 @@ from registry.cli.base import (
     handle_errors,
     json_option,
     threshold_options,
+    worker_options,
 )
 from registry.importing import FORMATS, ImportResult
 from registry.ingesting import Submission
@@ -41,20 +41,7 @@ STATUSES = ("new", "known", "missing", "skipped", "error")
     "--channel-username",
     help="The Telegram channel's public @name (exports lack it): URLs become t.me/<name>/<id>.",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 256),
-    default=os.cpu_count() or 1,
-    show_default="CPU count",
-    help="Worker processes for extraction.",
-)
-@click.option(
-    "--time-limit",
-    type=click.FloatRange(1),
-    default=120.0,
-    show_default=True,
-    help="Seconds per file (plus 1 s per 4 MiB) before its worker is stopped.",
-)
+@worker_options
 @threshold_options
 @json_option
 @click.pass_context

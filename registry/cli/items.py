@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
@@ -18,6 +17,7 @@ from registry.cli.base import (
     handle_errors,
     json_option,
     threshold_options,
+    worker_options,
 )
 from registry.core import init_registry
 from registry.ingesting import Submission
@@ -52,20 +52,7 @@ def init(ctx: click.Context, actor: str, as_json: bool) -> None:
 @click.option("--posted-at", help="When the source says it was posted (ISO 8601).")
 @click.option("--forwarded-from", help="The post it was forwarded from (re-post chain).")
 @click.option("--note", help="Free-text note recorded with the sighting.")
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 256),
-    default=os.cpu_count() or 1,
-    show_default="CPU count",
-    help="Worker processes for extraction.",
-)
-@click.option(
-    "--time-limit",
-    type=click.FloatRange(1),
-    default=120.0,
-    show_default=True,
-    help="Seconds per file (plus 1 s per 4 MiB) before its worker is stopped.",
-)
+@worker_options
 @click.option(
     "--max-pixels",
     type=click.IntRange(1),
