@@ -52,15 +52,15 @@ def write_export(folder: Path, messages: int, photos: int) -> Path:
                 "from": "Example channel",
                 "from_id": f"channel{CHANNEL_ID}",
             }
-            if i % 97 == 0:
-                message.update({"type": "service", "actor": "Example channel", "action": "pin"})
-            elif i % every == 0 and made < photos:
+            if i % every == 0 and made < photos:
                 made += 1
                 name = f"photo_{made}@{datetime.fromtimestamp(when, UTC):%d-%m-%Y_%H-%M-%S}.jpg"
                 write_jpeg(folder / "photos" / name, made, size=(640, 480), quality=85)
                 thumb = folder / "photos" / name.replace(".jpg", "_thumb.jpg")
                 write_jpeg(thumb, made, size=(90, 68), quality=70)
                 message.update({"photo": f"photos/{name}", "width": 640, "height": 480})
+            elif i % 97 == 0:
+                message.update({"type": "service", "actor": "Example channel", "action": "pin"})
             caption = f"Post {i}: shelling reported near the station"
             message["text"] = [caption, {"type": "hashtag", "text": "#update"}]
             message["text_entities"] = [
@@ -105,7 +105,7 @@ def main() -> None:
     print("| " + " | ".join((*columns, "peak RSS parent", "peak RSS worker")) + " |")
     print("|---|---|---|---|---|---|---|---|")
     print(
-        f"| {args.messages:,} | {args.photos:,} | {args.workers} | {took:.1f} |"
+        f"| {args.messages:,} | {counts.get('new', 0):,} | {args.workers} | {took:.1f} |"
         f" {args.messages / took:,.0f} | {counts.get('new', 0) / took:.1f} |"
         f" {parent:.0f} MB | {children:.0f} MB |"
     )
