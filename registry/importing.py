@@ -147,23 +147,34 @@ class _Run:
     # --- the documents ------------------------------------------------------------------
 
     def store_documents(self, documents: list[Document]) -> Iterator[ImportResult]:
-        """Store each document write-once (its own item); an unreadable one is an error."""
+        """Store each document write-once (its own item); an unreadable one is an error.
+
+        Documents are hashed before the writer lock is taken (a WARC may be gigabytes);
+        the vault's copy is hashed again, so one that changed meanwhile is refused."""
+        failed: list[ImportResult] = []
+        hashed: list[tuple[Document, str, dict[str, Any]]] = []
+        for doc in documents:
+            try:
+                hashed.append((doc, *_digest(doc.path)))
+            except OSError as exc:
+                problem = UnreadableExport(f"{doc.path}: {exc.strerror or exc}")
+                failed.append(
+                    ImportResult(doc.path, "error", error=problem.message, error_code=problem.code)
+                )
+                self.count("error")
         with self.reg.writing(self.sub.actor) as catalog:
             events: list[dict[str, Any]] = []
             staged: list[str] = []
-            failed: list[ImportResult] = []
-            for doc in documents:
+            for doc, sha, digests in hashed:
                 try:
-                    sha, digests = _digest(doc.path)
                     if sha not in catalog and sha not in staged:
                         self.reg.vault.stage(doc.path, sha)
                         staged.append(sha)
                         events += self._document_events(doc, sha, digests)
-                except (EvidenceError, OSError) as exc:
-                    code = getattr(exc, "code", "UnreadableExport")
-                    message = getattr(exc, "message", f"Export document cannot be read: {exc}")
+                except EvidenceError as exc:
                     self.count("error")
-                    failed.append(ImportResult(doc.path, "error", error=message, error_code=code))
+                    result = ImportResult(doc.path, "error", error=exc.message, error_code=exc.code)
+                    failed.append(result)
                     continue
                 self.documents[doc.path] = sha
             self.reg.record(events)

@@ -229,3 +229,20 @@ def test_dupes_and_the_html_report_give_a_cluster_its_timeline(fake: None, tmp_p
     assert cluster_part.index("2022-03-15T09:00:00+00:00") < cluster_part.index(
         "2022-03-16T10:00:00+00:00"
     )
+
+
+def test_a_source_that_crashes_on_a_path_costs_only_that_path(
+    fake: None, export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Broken(FakeSource):
+        kind = "broken"
+
+        def find(self, path: str) -> list[Document]:
+            raise RuntimeError("the parser fell over")
+
+    monkeypatch.setitem(sources.SOURCES, "broken", Broken())
+    reg = Registry.open(str(tmp_path / "reg"), create=True)
+    results = reg.import_([export])  # auto: every source looks, the broken one too
+    errors = [r for r in results if r.error_code == "UnreadableExport"]
+    assert len(errors) == 1 and "the parser fell over" in (errors[0].error or "")
+    assert {r.status for r in results} >= {"new", "missing", "skipped", "known"}

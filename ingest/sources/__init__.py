@@ -56,8 +56,8 @@ def find_documents(
         for source in kinds:
             try:
                 found = source.find(path)
-            except (OSError, EvidenceError) as exc:
-                yield path, [], UnreadableExport(f"{path}: {exc}")
+            except Exception as exc:  # one source failing on a path must not stop the others
+                yield path, [], UnreadableExport(f"{path}: {source.kind}: {exc}")
                 found = []
             for doc in found:
                 taken.setdefault(doc.path, doc)
