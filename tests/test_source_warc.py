@@ -32,6 +32,30 @@ from ingest.sources.warc import WarcSource, recognise
 from ingest.sources.warc_fields import NO_NAME, digest_key, uri_name, warc_date
 from ingest.sources.warc_resync import CHUNK, resync
 
+
+@pytest.fixture(autouse=True)
+def same_bytes_every_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """warcio names records with random UUIDs and dates them now: the archives the tests
+    write would differ from run to run, and so would where a cut or a damaged byte
+    falls. Numbered ids and one date make every run write the same bytes."""
+    import itertools
+    import uuid
+
+    from warcio.recordbuilder import RecordBuilder
+
+    numbers = itertools.count(1)
+    monkeypatch.setattr(
+        RecordBuilder,
+        "_make_warc_id",
+        classmethod(lambda cls: f"<urn:uuid:{uuid.UUID(int=next(numbers))}>"),
+    )
+    monkeypatch.setattr(
+        RecordBuilder,
+        "_make_warc_date",
+        classmethod(lambda cls, use_micros=False: "2022-03-16T09:00:00Z"),
+    )
+
+
 PAGE = "https://news.example.org/2024/03/strike.html"
 PHOTO = "https://cdn.example.org/img/photo%201.jpg?w=800"
 LIED = "https://cdn.example.org/img/lied"
@@ -488,8 +512,15 @@ def test_cut_anywhere_never_crashes(tmp_path: Path, gz: bool) -> None:
         path.write_bytes(whole[:end])
         refs = refs_of(path, tmp_path / f"spool{end}")
         assert [r.status for r in refs[:6]] == ["ok", "skipped", "ok", "ok", "ok", "missing"]
-        # The cut is always reported: in the last response, or in its request after it.
-        assert [r.status for r in refs[6:]] in (["error"], ["ok", "error"])
+        # The cut is always reported: in the last response, or in its request after it;
+        # unless it falls exactly between two records (the gzip member or the record
+        # after it starts where the file ends): then the archive is whole, one record
+        # shorter, and nothing in its bytes can tell.
+        at_boundary = whole[end:].startswith((b"\x1f\x8b", b"WARC/1."))
+        expected = (
+            (["error"], ["ok", "error"], ["ok"]) if at_boundary else (["error"], ["ok", "error"])
+        )
+        assert [r.status for r in refs[6:]] in expected
 
 
 def three_photos(gz: bool) -> tuple[bytes, list[int], list[str]]:

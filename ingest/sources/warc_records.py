@@ -37,6 +37,7 @@ import os
 import re
 import tempfile
 import warnings
+import zlib
 from collections import OrderedDict
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -145,6 +146,34 @@ def read_warc(
             broken = yield from reader.run(stream, size)
 
 
+def _member_cut(stream: IO[bytes], start: int, size: int) -> bool:
+    """Whether the gzip member at ``start`` (the archive's last) stops before its end:
+    warcio takes a member whose trailer is missing for a whole one."""
+    if not stream.seekable():
+        return False
+    here = stream.tell()
+    try:
+        stream.seek(start)
+        if stream.read(2) != b"\x1f\x8b":
+            return False  # a plain WARC: Content-Length already says where records end
+        stream.seek(start)
+        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        remaining = size - start
+        while remaining > 0 and not inflate.eof:
+            chunk = stream.read(min(1 << 20, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            inflate.decompress(chunk, 1 << 16)
+            while inflate.unconsumed_tail and not inflate.eof:
+                inflate.decompress(inflate.unconsumed_tail, 1 << 16)
+        return not inflate.eof
+    except (OSError, zlib.error):
+        return False  # damage of another kind, reported where it is read
+    finally:
+        stream.seek(here)
+
+
 class _Reader:
     def __init__(self, where: Where, captures: Captures, pages: PageFinder | None) -> None:
         self.where = where
@@ -182,6 +211,7 @@ class _Reader:
                 yield self._broken(records.offset, exc)
                 return records.offset
             parsed = self.parsed = parsed + 1
+            last = records.offset
             if parsed <= skip:
                 continue
             offset = records.offset
@@ -208,7 +238,15 @@ class _Reader:
                 self._cut = False
                 yield from self._flush(pending)
                 return offset
+        reported = any(ref.status == "error" for ref, _ in pending)
         yield from self._flush(pending)
+        if parsed and not reported and size is not None and _member_cut(stream, last, size):
+            rest = MalformedRecord(
+                f"{self.where.label}: the archive ends inside the gzip member that starts at"
+                f" byte {last} (its end and checksum are missing: the file was cut)"
+            )
+            yield self._broken(last, rest)
+            return None
         if size is not None and records.offset < size:
             # What warcio saw as the end: a gzip member cut after its first bytes.
             rest = MalformedRecord(
