@@ -51,7 +51,7 @@ BUCKETS = 1 << 16
 #: A bucket of the ORB multi-index up to this size is scanned whole; a larger one is
 #: narrowed by as many bits of the next byte of the code as bring it to about this size
 #: (at most 8): a lookup costs about the same however many rows the index holds.
-BUCKET_TARGET = 64
+BUCKET_TARGET = 32
 #: Rows that share a chunk value and its next byte beyond this are uninformative (flat
 #: patches, where every descriptor looks alike) and skipped, like a stop word.
 MAX_BUCKET = 512
@@ -198,8 +198,9 @@ class MultiIndex:
         for c in range(self.CHUNKS):
             column = np.ascontiguousarray(chunks[:, c])
             following = self.codes[:, (2 * c + 2) % CODE_BYTES]
-            key = column.astype(np.uint32) << 8 | following
-            self._order[c] = np.argsort(key, kind="stable")
+            # Two stable radix sorts (8 and 16 bits): several times faster than
+            # sorting a 24-bit key.
+            self._order[c] = np.lexsort((following, column))
             self._next[c] = following[self._order[c]]
             np.cumsum(np.bincount(column, minlength=BUCKETS), out=self._starts[c, 1:])
         self._sorted_n = len(self.codes)
