@@ -2,8 +2,8 @@
 
 Rows are random codes (PDQ: whole picture + one content box per item; ORB: 64
 descriptors per item), so multi-index buckets are as even as they can be; real ORB
-descriptors are less uniform (flat patches share chunk values; buckets over
-``MAX_BUCKET`` rows are skipped), so treat the ORB figures as a lower bound.
+descriptors are less uniform (flat patches share chunk values), so treat the ORB
+figures as a lower bound; ``bench/orb_vote_scale.py`` votes with descriptors of pictures.
 
 Times are medians of 5 queries (a photo's 24 PDQ codes; 600 ORB descriptors, i.e. two
 orientations) after the index is built and loaded.

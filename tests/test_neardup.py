@@ -11,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.photo.perceptual import hash_picture
-from registry.similarity.index import KINDS, MultiIndex, NearDupIndex, distances, parse_hex
+from registry.similarity.index import (
+    BUCKET_TARGET,
+    KINDS,
+    MultiIndex,
+    NearDupIndex,
+    distances,
+    parse_hex,
+)
 from support.media import scene
 
 
@@ -61,6 +68,29 @@ def test_multi_index_agrees_with_brute_force_including_unsorted_rows() -> None:
     found = {(int(q), int(r)) for q, r in zip(qi, ri, strict=True)}
     brute = distances(queries, stored)
     assert found == {(int(q), int(r)) for q, r in zip(*np.nonzero(brute <= 10), strict=True)}
+
+
+def test_a_crowded_bucket_is_narrowed_by_the_next_byte_not_skipped() -> None:
+    # 3,000 rows share every chunk value but the next byte after chunk 0 (as descriptors
+    # of flat patches do): the bucket is narrowed to the rows whose byte 2 shares its
+    # first bits with the query's, and an exact copy is still found.
+    rng = np.random.default_rng(2)
+    stored = np.zeros((3000, 32), np.uint8)
+    stored[:, 2] = rng.integers(0, 256, 3000)
+    stored[:, 3:] = rng.integers(0, 256, (3000, 29)) & 0x01  # a few low bits differ
+    index = MultiIndex()
+    index.add(stored, np.arange(3000))
+    index.sort()
+    lo, hi = index.buckets(stored[:50])
+    assert (hi[:, 0] - lo[:, 0]).max() <= 2 * BUCKET_TARGET
+    bits = int(np.ceil(np.log2(3000 / BUCKET_TARGET)))
+    order = index.tables()[0][0]
+    for q in range(50):
+        rows = order[lo[q, 0] : hi[q, 0]]
+        same = (stored[:, 2] >> (8 - bits)) == (stored[q, 2] >> (8 - bits))
+        assert set(rows.tolist()) == set(np.nonzero(same)[0].tolist())
+    _, ri, _ = index.near(stored[7:8], 0)
+    assert 7 in ri.tolist()
 
 
 def test_pdq_search_returns_the_closest_row_per_item() -> None:
