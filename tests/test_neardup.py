@@ -11,14 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.photo.perceptual import hash_picture
-from registry.similarity.index import (
-    BUCKET_TARGET,
-    KINDS,
-    MultiIndex,
-    NearDupIndex,
-    distances,
-    parse_hex,
-)
+from registry.similarity.index import KINDS, NearDupIndex, parse_hex
+from registry.similarity.orb_index import BUCKET_TARGET, MultiIndex, distances
 from support.media import scene
 
 
