@@ -251,19 +251,19 @@ class _Run:
         for ref, rec in media:
             _check_recorded_hash(ref, rec)
         claims = [self._claim(doc, ref) for ref, _ in media]
-        done = iter(
+        committed = (
             commit(self.reg, self.near, [rec for _, rec in media], self.sub, self.config, claims)
             if media
             else []
         )
+        done = iter(zip(committed, claims, strict=True))
         missing: list[dict[str, Any]] = []
         results = []
         for ref, rec in batch:
             if rec is None:
                 results.append(self._unstored(doc, ref, missing))
                 continue
-            res = next(done)
-            claim = self._claim(doc, ref)
+            res, claim = next(done)
             results.append(
                 ImportResult(
                     ref.original_path or rec.path,
