@@ -6,7 +6,7 @@ supervised workers with per-file limits, or on an executor). Photos are handled 
 ``ingest.photo``, videos in ``ingest.video``.
 """
 
-from ingest.batch import JOBS, Limits, extract_all, supervised_extract
+from ingest.batch import JOBS, Job, Limits, extract_all, supervised_extract
 from ingest.errors import (
     EvidenceError,
     FileChanged,
@@ -43,6 +43,7 @@ __all__ = [
     "Features",
     "FileChanged",
     "IngestError",
+    "Job",
     "Limits",
     "MultiHasher",
     "PictureTooSmall",

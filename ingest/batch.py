@@ -73,8 +73,17 @@ JOBS: dict[str, Callable[..., Extracted]] = {
     "rehash_video": _rehash_video,
 }
 
+#: A job: a ``JOBS`` name, or any picklable callable ``job(path, *, max_pixels)`` that
+#: returns a record (the registry's ingest job extracts, stages a copy and matches).
+Job = str | Callable[..., Extracted]
 
-def _worker(conn: Connection, limits: Limits, job: str) -> None:
+
+def _run(job: Job, path: str, max_pixels: int) -> Extracted:
+    fn = JOBS[job] if isinstance(job, str) else job
+    return fn(path, max_pixels=max_pixels)
+
+
+def _worker(conn: Connection, limits: Limits, job: Job) -> None:
     # A decoder crash is reported as WorkerCrashed by the parent; no C stack dumps.
     faulthandler.disable()
     if limits.memory_bytes:
@@ -87,14 +96,14 @@ def _worker(conn: Connection, limits: Limits, job: str) -> None:
             return
         if task is None:
             return
-        rec = JOBS[job](task, max_pixels=limits.max_pixels)
+        rec = _run(job, task, limits.max_pixels)
         conn.send(rec)
 
 
 class _Slot:
     """One worker process and the file it is working on."""
 
-    def __init__(self, ctx: Any, limits: Limits, job: str) -> None:
+    def __init__(self, ctx: Any, limits: Limits, job: Job) -> None:
         parent, child = ctx.Pipe()
         self.conn: Connection = parent
         self.proc = ctx.Process(target=_worker, args=(child, limits, job), daemon=True)
@@ -123,7 +132,7 @@ def supervised_extract(
     *,
     workers: int,
     limits: Limits | None = None,
-    job: str = "extract",
+    job: Job = "extract",
 ) -> Iterator[Extracted]:
     """Extract files in ``workers`` supervised processes, yielding records in input order.
 
@@ -210,13 +219,13 @@ def supervised_extract(
 # --- many files ----------------------------------------------------------------------------
 
 
-def _extract_entry(entry: WalkEntry, max_pixels: int, job: str = "extract") -> Extracted:
+def _extract_entry(entry: WalkEntry, max_pixels: int, job: Job = "extract") -> Extracted:
     if entry.error is not None:
         name = display_path(os.path.basename(entry.path))
         rec = Extracted(path=display_path(entry.path), name=name)
         rec.error = {"code": entry.error.code, "message": entry.error.message}
         return rec
-    return JOBS[job](entry.path, max_pixels=max_pixels)
+    return _run(job, entry.path, max_pixels)
 
 
 def extract_all(
@@ -228,7 +237,7 @@ def extract_all(
     max_pixels: int = MAX_PIXELS,
     isolate: bool = False,
     limits: Limits | None = None,
-    job: str = "extract",
+    job: Job = "extract",
 ) -> Iterator[Extracted]:
     """Extract many files, yielding records in input order.
 
@@ -247,7 +256,8 @@ def extract_all(
         max_pixels: Refuse images with more pixels than this.
         isolate: Use supervised worker processes even for one worker.
         limits: Per-file limits for supervised workers.
-        job: What to do with each file, a ``JOBS`` name (default: extract it).
+        job: What to do with each file: a ``JOBS`` name (default: extract it) or a
+            picklable callable (``Job``).
     """
     if executor is not None:
         yield from _on_executor(entries, executor, max_pixels, max(1, in_flight), job)
@@ -262,7 +272,7 @@ def extract_all(
 
 
 def _on_executor(
-    entries: Iterable[WalkEntry], executor: Executor, max_pixels: int, window: int, job: str
+    entries: Iterable[WalkEntry], executor: Executor, max_pixels: int, window: int, job: Job
 ) -> Iterator[Extracted]:
     work = partial(_extract_entry, max_pixels=max_pixels, job=job)
     pending: deque[Future[Extracted]] = deque()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 RECORD_VERSION = 1
-_NOT_WRITTEN = frozenset({"source", "picture", "features"})
+_NOT_WRITTEN = frozenset({"source", "picture", "features", "handover"})
 
 
 def display_path(path: str | os.PathLike[str] | bytes) -> str:
@@ -86,6 +86,9 @@ class Extracted:
     #: ... and the ORB features detected on it (``ingest.photo.features.Features``), from
     #: which the ``orb`` hash was chosen and with which the near-duplicate query starts.
     features: Any = field(default=None, repr=False, compare=False)
+    #: What a job run in the worker adds for the registry (never written out): e.g. where
+    #: it staged a copy of the bytes and the near-duplicates it already found.
+    handover: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:

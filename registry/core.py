@@ -200,9 +200,9 @@ class Registry:
                 replayed += 1
             notes.append({"repair": "catalogue caught up with the log", "entries": replayed})
         committed = []
-        for sha in self.vault.staged():
+        for sha, staged in self.vault.staged():
             if sha in catalog:
-                self.vault.commit(sha)
+                self.vault.commit(sha, staged)
                 committed.append(sha)
         if committed:
             notes.append(

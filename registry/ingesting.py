@@ -10,6 +10,7 @@ append), move the copies into the vault, write the catalogue.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -27,9 +28,11 @@ from registry.custody import (
 )
 from registry.errors import StepFailed
 from registry.fsutil import pause_point
+from registry.intake import IngestJob, publish
 from registry.schema import STORED_FIELDS
 from registry.session import Session
 from registry.similarity import MatchConfig, NearDuplicates
+from registry.store import RunStaging
 from registry.timeutil import normalise_instant
 
 DEFAULT_ACTOR = os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
@@ -138,25 +141,52 @@ def iter_ingest(
     """
     submission = submission or Submission()
     config = config or MatchConfig()
-    records = extract_all(
-        walk(paths),
-        workers=workers,
-        executor=executor,
-        in_flight=in_flight,
-        max_pixels=max_pixels,
-        isolate=isolate,
-        limits=limits,
-    )
-    batch: list[Extracted] = []
-    started = time.monotonic()
-    for rec in records:
-        batch.append(rec)
-        if len(batch) >= BATCH_SIZE or time.monotonic() - started >= BATCH_SECONDS:
+    # In this process one file at a time, the coordinator does every step itself; with
+    # workers, they copy and match (``registry.intake``), and it does what needs the lock.
+    in_workers = executor is not None or workers > 1 or isolate
+    run = _start_run(reg, near, submission, config) if in_workers else None
+    try:
+        records = extract_all(
+            walk(paths),
+            workers=workers,
+            executor=executor,
+            in_flight=in_flight,
+            max_pixels=max_pixels,
+            isolate=isolate,
+            limits=limits,
+            job=run or "extract",
+        )
+        batch: list[Extracted] = []
+        started = time.monotonic()
+        for rec in records:
+            batch.append(rec)
+            if len(batch) >= BATCH_SIZE or time.monotonic() - started >= BATCH_SECONDS:
+                yield from commit(reg, near, batch, submission, config)
+                batch, started = [], time.monotonic()
+        if batch:
             yield from commit(reg, near, batch, submission, config)
-            batch, started = [], time.monotonic()
-    if batch:
-        yield from commit(reg, near, batch, submission, config)
-    near.save()
+        near.save()
+    finally:
+        if run is not None:
+            near.end_run()
+            run.staging.close()
+
+
+def _start_run(
+    reg: Session, near: NearDuplicates, sub: Submission, config: MatchConfig
+) -> IngestJob:
+    """The workers' job: a locked staging folder of this run, and the index cache (and
+    log offset) their view of the registry starts from."""
+    staging = RunStaging(reg.vault.staging).open()
+    try:
+        with reg.writing(sub.actor) as catalog:
+            offset = catalog.log_offset
+            stamp = near.start_run(offset)
+            publish(reg.root, offset)
+    except BaseException:
+        staging.close()
+        raise
+    return IngestJob(reg.root, staging, config, stamp, offset)
 
 
 def commit(
@@ -183,16 +213,18 @@ def commit(
     with reg.writing(sub.actor) as catalog:
         results: list[IngestResult] = []
         staged: list[str] = []
+        copies: dict[str, str] = {}  # the workers' copies of new items, by sha256
         for rec in batch:
             sha = rec.sha256
             fresh = rec.ok and sha is not None and sha not in catalog and sha not in staged
-            if fresh and _stage(reg, rec):
+            if fresh and _stage(reg, rec, copies):
                 staged.append(sha or "")
                 results.append(_result(rec, "new"))
                 continue
+            _discard(rec)
             results.append(_result(rec, "known" if rec.ok and rec.sha256 else "error"))
         new = [rec for rec, res in zip(batch, results, strict=True) if res.status == "new"]
-        found = _near_duplicates_of(near, new, config)
+        found = _near_duplicates_of(near, new, config, copies)
         events: list[dict[str, Any]] = []
         seen = _SeenSightings(catalog)
         for rec, result, claim in zip(batch, results, claims, strict=True):
@@ -215,22 +247,36 @@ def commit(
         reg.record(events)
         pause_point("commit.logged")
         for sha in staged:
-            reg.vault.commit(sha)
+            reg.vault.commit(sha, copies.get(sha))
         pause_point("commit.vaulted")
         reg.save()
         pause_point("commit.saved")
-        near.committed()
+        near.committed(catalog.log_offset)
+        publish(reg.root, catalog.log_offset)
     return results
 
 
-def _stage(reg: Session, rec: Extracted) -> bool:
-    """Copy a new file into staging; on failure the record gets its error."""
+def _stage(reg: Session, rec: Extracted, copies: dict[str, str]) -> bool:
+    """A new file's copy in staging: the one its worker made (``copies`` notes where),
+    or one made now. On failure the record gets its error."""
+    made = rec.handover.pop("staged", None)
+    if made and os.path.isfile(made):
+        copies[rec.sha256 or ""] = made
+        return True
     try:
         reg.vault.stage(rec.source or rec.path, rec.sha256 or "")
     except EvidenceError as exc:
         rec.error = {"code": exc.code, "message": exc.message}
         return False
     return True
+
+
+def _discard(rec: Extracted) -> None:
+    """Delete a worker's copy of a file that is not stored (known, or failed)."""
+    made = rec.handover.pop("staged", None)
+    if made:
+        with contextlib.suppress(OSError):
+            os.unlink(made)
 
 
 def _result(rec: Extracted, status: str) -> IngestResult:
@@ -300,7 +346,10 @@ class _SeenSightings:
 
 
 def _near_duplicates_of(
-    near: NearDuplicates, recs: list[Extracted], config: MatchConfig
+    near: NearDuplicates,
+    recs: list[Extracted],
+    config: MatchConfig,
+    copies: dict[str, str] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """The near-duplicates of freshly staged items, by sha256.
 
@@ -324,7 +373,7 @@ def _near_duplicates_of(
                 "hashes": rec.hashes,
                 "duration_s": rec.duration_s,
             }
-            near.add(sha, rec.hashes)
+            near.add(sha, rec.hashes, (copies or {}).get(sha))
     except BaseException:
         near.forget()  # the index may hold items that will not be committed
         raise

@@ -11,13 +11,16 @@ from registry.similarity.align import VideoMatch, align
 from registry.similarity.clusters import clusters
 from registry.similarity.config import MatchConfig
 from registry.similarity.index import NearDupIndex
-from registry.similarity.near import NearDuplicates
+from registry.similarity.near import INDEX_FILE, PICTURE_CACHE, NearDuplicates
 from registry.similarity.photo import Match, Query, find_matches
 from registry.similarity.stills import StillMatch, still_in_video
 from registry.similarity.verification import Side, verify
 from registry.similarity.video import video_matches
+from registry.similarity.window import Window
 
 __all__ = [
+    "INDEX_FILE",
+    "PICTURE_CACHE",
     "Match",
     "MatchConfig",
     "NearDupIndex",
@@ -26,6 +29,7 @@ __all__ = [
     "Side",
     "StillMatch",
     "VideoMatch",
+    "Window",
     "align",
     "clusters",
     "find_matches",

@@ -36,6 +36,7 @@ from registry.similarity.index import NearDupIndex
 from registry.similarity.photo import Match, Query, find_matches
 from registry.similarity.verification import Side
 from registry.similarity.video import video_matches
+from registry.similarity.window import Window
 
 INDEX_FILE = os.path.join("index", "neardup.npz")
 #: Prepared candidate pictures kept in memory (each ~0.3 MB).
@@ -78,6 +79,11 @@ class NearDuplicates:
         self._index: NearDupIndex | None = None
         self._dirty = False
         self._sides: OrderedDict[str, Side] = OrderedDict()
+        # While an ingest run's workers match: what they may not have seen yet.
+        self._window: Window | None = None
+        # Copies of the batch being committed, outside staging proper (a run's folder).
+        self._staged: dict[str, str] = {}
+        self._on_disk: str | None = None  # the stamp of the cache file, when known
 
     # --- the index ----------------------------------------------------------------------
 
@@ -88,7 +94,10 @@ class NearDuplicates:
         if self._index is not None and self._index.stamp == stamp:
             return self._index
         self._sides.clear()
+        if self._index is not None and self._window is not None:
+            self._window.restart()  # another writer stored items the workers never saw
         index = NearDupIndex.load(self.path, stamp)
+        self._on_disk = stamp if index is not None else self._on_disk
         if index is None:
             index = NearDupIndex.from_catalog(items.iter_items(), stamp)
             self._index, self._dirty = index, True
@@ -101,29 +110,58 @@ class NearDuplicates:
         if self._index is not None and self._dirty:
             with contextlib.suppress(OSError):
                 self._index.save(self.path)
+                self._on_disk = self._index.stamp
             self._dirty = False
 
     def forget(self) -> None:
         """Drop the in-memory index (after a failed batch)."""
         self._index = None
         self._sides.clear()
+        self._staged.clear()
+        if self._window is not None:
+            self._window.forget()
 
-    def add(self, sha256: str, hashes: list[dict[str, Any]]) -> None:
-        """Index an item of the batch being committed."""
+    def add(self, sha256: str, hashes: list[dict[str, Any]], staged: str | None = None) -> None:
+        """Index an item of the batch being committed (``staged``: where its copy is, when
+        not in staging proper)."""
         self.index().add(sha256, hashes)
         self._dirty = True
+        if self._window is not None:
+            self._window.add(sha256, hashes)
+        if staged:
+            self._staged[sha256] = staged
 
-    def committed(self) -> None:
-        """The batch is in the log and catalogue: the index now reflects them."""
+    def committed(self, log_offset: int | None = None) -> None:
+        """The batch is in the log, vault and catalogue (the log committed up to
+        ``log_offset``): the index now reflects them, and workers may see them."""
+        self._staged.clear()
         if self._index is not None:
             self._index.stamp = index_stamp(self._items())
+        if self._window is not None and log_offset is not None:
+            self._window.committed(log_offset)
+
+    # --- ingest runs whose workers match ------------------------------------------------
+
+    def start_run(self, log_offset: int) -> str:
+        """Before workers match: write the index cache they start from, and keep a window
+        of what is stored after ``log_offset`` (the log's committed end now). Returns the
+        cache's stamp (a worker that finds another cache does not match)."""
+        index = self.index()
+        if self._on_disk != index.stamp:
+            self._dirty = True
+            self.save()
+        self._window = Window(log_offset)
+        return index.stamp or ""
+
+    def end_run(self) -> None:
+        self._window = None
 
     # --- pictures -----------------------------------------------------------------------
 
     def picture(self, sha256: str) -> Image.Image | None:
         """A stored item's picture at hashing size, or None when it cannot be decoded."""
         try:
-            with open(self._locate(sha256), "rb") as fh:
+            with open(self._staged.get(sha256) or self._locate(sha256), "rb") as fh:
                 return decode_image(fh.read()).picture
         except (OSError, EvidenceError):
             return None
@@ -154,7 +192,9 @@ class NearDuplicates:
 
         ``batch``: items of the batch being committed that the catalogue does not hold
         yet (``media_type``, ``hashes``, ``duration_s``); ``features``: the picture's ORB
-        features when extraction handed them on.
+        features when extraction handed them on. A photo that an ingest worker already
+        matched against its view (``rec.handover``: ``matches``, and ``seen``, the log
+        offset the view reached) is matched here only against what it did not see.
         """
         photo: list[dict[str, Any]] = []
         if picture is not None:
@@ -163,11 +203,32 @@ class NearDuplicates:
                 size = f"{picture.width}x{picture.height} px"
                 why = f"{size}; matched by hash alone, without ORB votes or pixel checks"
                 rec.warn("near_duplicates.verification", PictureTooSmall(why))
-            photo = [m.to_dict() for m in self._find(query, config, exclude=exclude)]
+            photo = self._photo_matches(query, rec, config, exclude)
         skip = set(exclude)
         found = [m for m in self._with_video(rec, photo, batch) if m["sha256"] not in skip]
         self.trim_cache()
         return found
+
+    def _photo_matches(
+        self, query: Query, rec: Extracted, config: MatchConfig, exclude: list[str]
+    ) -> list[dict[str, Any]]:
+        worker = rec.handover.get("matches")
+        seen = rec.handover.get("seen")
+        window = self._window
+        if worker is None or window is None or not window.covers(seen):
+            return [m.to_dict() for m in self._find(query, config, exclude=exclude)]
+        unseen = window.unseen(int(seen))
+        found = list(worker)
+        if unseen:
+            index = window.index
+            skip = [*exclude, *(s for s in index.items if s not in unseen)]
+            found += [
+                m.to_dict()
+                for m in find_matches(
+                    query, index, self.picture, config, exclude=skip, cache=self._sides
+                )
+            ]
+        return sorted(found, key=lambda m: (-float(m["score"]), m["sha256"]))
 
     def _with_video(
         self,

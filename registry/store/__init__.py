@@ -4,7 +4,15 @@ written through ``storage``)."""
 
 from registry.store.catalog import Catalog
 from registry.store.catalog import rebuild as rebuild_catalog
+from registry.store.runs import RunStaging
 from registry.store.storage import AtomicJSONStorage
-from registry.store.vault import Vault
+from registry.store.vault import Vault, copy_verified
 
-__all__ = ["AtomicJSONStorage", "Catalog", "Vault", "rebuild_catalog"]
+__all__ = [
+    "AtomicJSONStorage",
+    "Catalog",
+    "RunStaging",
+    "Vault",
+    "copy_verified",
+    "rebuild_catalog",
+]
