@@ -62,7 +62,7 @@ class IngestJob:
             except Exception:
                 found = None
             if found is not None:
-                rec.handover["matches"] = found
+                rec.handover["matches"], rec.handover["query"] = found
                 rec.handover["seen"] = view.position
         return rec
 

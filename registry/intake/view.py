@@ -114,9 +114,13 @@ class View:
         except (OSError, EvidenceError):
             return None
 
-    def match(self, rec: Extracted, config: MatchConfig) -> list[dict[str, Any]] | None:
-        """The photo's near-duplicates among the items of the view (None when the view
-        cannot be trusted, or the record has no picture)."""
+    def match(
+        self, rec: Extracted, config: MatchConfig
+    ) -> tuple[list[dict[str, Any]], Query] | None:
+        """The photo's near-duplicates among the items of the view, and the query as
+        prepared for them (its sides and vote sets: the coordinator's search of the
+        window reuses them). None when the view cannot be trusted, or there is no
+        picture."""
         if self.index is None or rec.picture is None:
             return None
         query = Query(rec.picture, rec.hashes, rec.features)
@@ -125,4 +129,4 @@ class View:
         )
         while len(self._sides) > PICTURE_CACHE:
             self._sides.popitem(last=False)
-        return [m.to_dict() for m in found]
+        return [m.to_dict() for m in found], query

@@ -198,7 +198,7 @@ class NearDuplicates:
         """
         photo: list[dict[str, Any]] = []
         if picture is not None:
-            query = Query(picture, rec.hashes, features)
+            query = rec.handover.pop("query", None) or Query(picture, rec.hashes, features)
             if not query.verifiable:
                 size = f"{picture.width}x{picture.height} px"
                 why = f"{size}; matched by hash alone, without ORB votes or pixel checks"

@@ -93,6 +93,7 @@ class Query:
     features: feat.Features | None = None
     _side: Side | None = None
     _mirrored: Side | None = None
+    _sets: list[tuple[bool, np.ndarray]] | None = None
 
     @property
     def verifiable(self) -> bool:
@@ -131,6 +132,11 @@ class Query:
         its mirror image's, and the same for the photo inside its borders or screenshot,
         enlarged, because a small photo in a large frame yields too few features.
         None when the picture is too small to have features."""
+        if self._sets is None:
+            self._sets = self._orb_sets()
+        return self._sets
+
+    def _orb_sets(self) -> list[tuple[bool, np.ndarray]]:
         if not self.verifiable:
             return []
         sets = [
