@@ -51,7 +51,9 @@ if args.get("dask"):
     executor = client.get_executor()
 reg = Registry.open(args["registry"], create=True)
 times = []
-opts = {"executor": executor, "in_flight": 4 * args["dask"]} if executor else {"workers": args["workers"]}
+opts = {"workers": args["workers"]}
+if executor is not None:
+    opts = {"executor": executor, "in_flight": 4 * args["dask"]}
 for r in reg.ingest(args["paths"], Submission(actor="bench"), **opts):
     times.append(time.perf_counter() - t0)
     assert r.status == "new", (r.path, r.error)

@@ -34,7 +34,14 @@ from registry.custody import (
     sighting_added,
     sighting_missing,
 )
-from registry.ingesting import BATCH_SECONDS, BATCH_SIZE, Submission, commit, sighting_key
+from registry.ingesting import (
+    BATCH_SECONDS,
+    BATCH_SIZE,
+    Submission,
+    commit,
+    sighting_key,
+    worker_run,
+)
 from registry.session import Session
 from registry.similarity import MatchConfig, NearDuplicates
 
@@ -230,18 +237,21 @@ class _Run:
                 if _to_store(ref):
                     yield WalkEntry(ref.path or "")
 
-        records = extract_all(entries(), workers=self.workers, isolate=True, limits=self.limits)
-        batch: list[tuple[MediaRef, Extracted | None]] = []
-        started = time.monotonic()
-        for rec in records:
-            while not _to_store(pending[0]):
-                batch.append((pending.popleft(), None))
-            batch.append((pending.popleft(), rec))
-            if len(batch) >= BATCH_SIZE or time.monotonic() - started >= BATCH_SECONDS:
-                yield from self._flush(doc, batch)
-                batch, started = [], time.monotonic()
-        batch += [(ref, None) for ref in pending]
-        yield from self._flush(doc, batch)
+        with worker_run(self.reg, self.near, self.sub, self.config) as job:
+            records = extract_all(
+                entries(), workers=self.workers, isolate=True, limits=self.limits, job=job
+            )
+            batch: list[tuple[MediaRef, Extracted | None]] = []
+            started = time.monotonic()
+            for rec in records:
+                while not _to_store(pending[0]):
+                    batch.append((pending.popleft(), None))
+                batch.append((pending.popleft(), rec))
+                if len(batch) >= BATCH_SIZE or time.monotonic() - started >= BATCH_SECONDS:
+                    yield from self._flush(doc, batch)
+                    batch, started = [], time.monotonic()
+            batch += [(ref, None) for ref in pending]
+            yield from self._flush(doc, batch)
 
     def _flush(
         self, doc: Document, batch: list[tuple[MediaRef, Extracted | None]]

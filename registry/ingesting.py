@@ -144,8 +144,7 @@ def iter_ingest(
     # In this process one file at a time, the coordinator does every step itself; with
     # workers, they copy and match (``registry.intake``), and it does what needs the lock.
     in_workers = executor is not None or workers > 1 or isolate
-    run = _start_run(reg, near, submission, config) if in_workers else None
-    try:
+    with worker_run(reg, near, submission, config) if in_workers else _nothing() as run:
         records = extract_all(
             walk(paths),
             workers=workers,
@@ -166,27 +165,30 @@ def iter_ingest(
         if batch:
             yield from commit(reg, near, batch, submission, config)
         near.save()
-    finally:
-        if run is not None:
-            near.end_run()
-            run.staging.close()
 
 
-def _start_run(
+@contextlib.contextmanager
+def worker_run(
     reg: Session, near: NearDuplicates, sub: Submission, config: MatchConfig
-) -> IngestJob:
-    """The workers' job: a locked staging folder of this run, and the index cache (and
-    log offset) their view of the registry starts from."""
+) -> Iterator[IngestJob]:
+    """A run whose workers copy and match (``registry.intake``): the job they run, with
+    a locked staging folder of this run and the index cache (and log offset) their view
+    of the registry starts from. The folder is removed when the run ends."""
     staging = RunStaging(reg.vault.staging).open()
     try:
         with reg.writing(sub.actor) as catalog:
             offset = catalog.log_offset
             stamp = near.start_run(offset)
             publish(reg.root, offset)
-    except BaseException:
+        yield IngestJob(reg.root, staging, config, stamp, offset)
+    finally:
+        near.end_run()
         staging.close()
-        raise
-    return IngestJob(reg.root, staging, config, stamp, offset)
+
+
+@contextlib.contextmanager
+def _nothing() -> Iterator[None]:
+    yield None
 
 
 def commit(

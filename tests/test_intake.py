@@ -12,7 +12,7 @@ from pathlib import Path
 from PIL import Image
 
 from registry import Registry, Submission
-from registry.ingesting import _start_run
+from registry.ingesting import worker_run
 from registry.intake import View, publish
 from registry.similarity import MatchConfig, Window
 from registry.store import RunStaging, Vault
@@ -60,29 +60,24 @@ def test_worker_matches_against_its_view_and_stages_a_copy(tmp_path: Path) -> No
     files = _photos(tmp_path / "in")
     reg = Registry.open(str(tmp_path / "reg"), create=True)
     [stored] = list(reg.ingest([str(files["original"])], Submission(actor="t")))
-    job = _start_run(reg, reg.near, Submission(actor="t"), MatchConfig())
-    try:
+    with worker_run(reg, reg.near, Submission(actor="t"), MatchConfig()) as job:
         rec = job(str(files["crop"]), max_pixels=10**8)
         assert [m["sha256"] for m in rec.handover["matches"]] == [stored.sha256]
         assert rec.handover["seen"] == reg.catalog.log_offset
+        assert rec.handover["query"].verifiable
         staged = rec.handover["staged"]
         assert os.path.dirname(staged) == job.staging.folder
         assert Path(staged).read_bytes() == files["crop"].read_bytes()
         known = job(str(files["original"]), max_pixels=10**8)
         assert "staged" not in known.handover and "matches" not in known.handover
-    finally:
-        reg.near.end_run()
-        job.staging.close()
     assert not os.path.exists(job.staging.folder)
 
 
 def test_a_view_follows_the_log_as_far_as_it_is_published(tmp_path: Path) -> None:
     files = _photos(tmp_path / "in")
     reg = Registry.open(str(tmp_path / "reg"), create=True)
-    job = _start_run(reg, reg.near, Submission(actor="t"), MatchConfig())
-    view = View(reg.root, job.stamp, job.start)
-    reg.near.end_run()
-    job.staging.close()
+    with worker_run(reg, reg.near, Submission(actor="t"), MatchConfig()) as job:
+        view = View(reg.root, job.stamp, job.start)
     assert view.index is not None and len(view.index) == 0
     list(reg.ingest([str(files["original"])], Submission(actor="t")))
     publish(reg.root, job.start)  # not yet published past the start: nothing new
