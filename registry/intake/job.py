@@ -48,7 +48,10 @@ class IngestJob:
         if not rec.ok or not rec.sha256:
             return rec
         view = self._view()
-        view.refresh()
+        try:
+            view.refresh()
+        except Exception:  # noqa: BLE001 - e.g. out of memory: the coordinator matches
+            view.index = None
         if view.knows(rec.sha256):
             return rec  # already stored: a sighting only, no copy, no search
         try:
@@ -70,5 +73,9 @@ class IngestJob:
         view = _VIEWS.get(self.staging.folder)
         if view is None:
             _VIEWS.clear()  # a new run: the old one's view is of no use
-            view = _VIEWS[self.staging.folder] = View(self.root, self.stamp, self.start)
+            try:
+                view = View(self.root, self.stamp, self.start)
+            except Exception:  # noqa: BLE001 - the coordinator matches instead
+                view = View(self.root, self.stamp, self.start, load=False)
+            _VIEWS[self.staging.folder] = view
         return view

@@ -67,11 +67,14 @@ class View:
         root: The registry folder.
         stamp: The stamp of the index cache the run started from.
         start: The log offset that cache reflects.
+        load: False for a view that matches nothing (its index could not be loaded).
     """
 
-    def __init__(self, root: str, stamp: str, start: int) -> None:
+    def __init__(self, root: str, stamp: str, start: int, *, load: bool = True) -> None:
         self.root = root
-        self.index: NearDupIndex | None = NearDupIndex.load(os.path.join(root, INDEX_FILE), stamp)
+        self.index: NearDupIndex | None = (
+            NearDupIndex.load(os.path.join(root, INDEX_FILE), stamp) if load else None
+        )
         self.position = start
         self._log = CustodyLog(
             os.path.join(root, "custody.jsonl"),
