@@ -50,7 +50,7 @@ class IngestJob:
         view = self._view()
         try:
             view.refresh()
-        except Exception:  # noqa: BLE001 - e.g. out of memory: the coordinator matches
+        except Exception:
             view.index = None
         if view.knows(rec.sha256):
             return rec  # already stored: a sighting only, no copy, no search
@@ -75,7 +75,7 @@ class IngestJob:
             _VIEWS.clear()  # a new run: the old one's view is of no use
             try:
                 view = View(self.root, self.stamp, self.start)
-            except Exception:  # noqa: BLE001 - the coordinator matches instead
+            except Exception:
                 view = View(self.root, self.stamp, self.start, load=False)
             _VIEWS[self.staging.folder] = view
         return view
