@@ -50,7 +50,7 @@ class IngestJob:
         view = self._view()
         try:
             view.refresh()
-        except Exception:
+        except Exception:  # e.g. out of memory: the coordinator matches instead
             view.index = None
         if view.knows(rec.sha256):
             return rec  # already stored: a sighting only, no copy, no search
@@ -62,7 +62,7 @@ class IngestJob:
         if rec.media_type == "image":
             try:
                 found = view.match(rec, self.config)
-            except Exception:
+            except Exception:  # the coordinator matches instead
                 found = None
             if found is not None:
                 rec.handover["matches"], rec.handover["query"] = found
@@ -75,7 +75,7 @@ class IngestJob:
             _VIEWS.clear()  # a new run: the old one's view is of no use
             try:
                 view = View(self.root, self.stamp, self.start)
-            except Exception:
+            except Exception:  # the coordinator matches instead
                 view = View(self.root, self.stamp, self.start, load=False)
             _VIEWS[self.staging.folder] = view
         return view
