@@ -243,6 +243,8 @@ class MultiIndex:
 
     def sort(self) -> None:
         """Merge every pending row into sorted segments (full segments stay as they are)."""
+        if self.sorted_n == len(self) and (self._segments or not len(self)):
+            return
         if self._segments and self._segments[-1].n < SEGMENT_ROWS:
             self._segments.pop()  # the last, partial segment is sorted again with the rest
         start = self.sorted_n
