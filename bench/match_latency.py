@@ -2,9 +2,11 @@
 
 Each query is what a photo brings: 3 PDQ hashes (whole picture, content box, spare) in
 their 8 rotations/mirrors = 24 codes, searched within the candidate distance (64 bits).
-Stored rows are random 256-bit codes (one per stored hash). The search is exact and
-exhaustive (faiss binary flat index, one thread); "table load" is the one-off cost of
-copying the rows into it when a registry's index is first searched.
+Stored rows are random 256-bit codes (one per stored hash). Up to
+``index.PDQ_EXACT_ROWS`` rows the search is exact and exhaustive (faiss binary flat
+index, one thread); beyond, it goes through the one-bit-probe multi-index
+(``pdq_index``, exact within 31 bits). "table load" is the one-off cost of copying the
+rows into the flat index or sorting the multi-index when it is first searched.
 
     python bench/match_latency.py                      # 10k, 100k, 1M hashes
     python bench/match_latency.py --sizes 10000 --queries 20

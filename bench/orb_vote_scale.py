@@ -42,7 +42,7 @@ import numpy as np
 from PIL import Image
 
 from ingest.photo import features as feat
-from registry.similarity import index as neardup
+from registry.similarity import orb_index as neardup
 from registry.similarity.config import MatchConfig
 from registry.similarity.index import NearDupIndex
 from registry.similarity.photo import Query

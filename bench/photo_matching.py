@@ -140,9 +140,11 @@ def _init(db: Database, config: MatchConfig) -> None:
     _DB, _CONFIG = db, config
 
 
-def _load(name: str) -> Image.Image:
+def _load(name: str) -> Image.Image | None:
     assert _DB is not None
-    return _DB.pictures[_DB.index.position[name]]
+    position = _DB.index.position[name]
+    # Distractors (``--distractors``) are hashes without pixels: not verifiable.
+    return _DB.pictures[position] if position < len(_DB.pictures) else None
 
 
 @dataclass
@@ -315,6 +317,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument(
+        "--distractors",
+        type=int,
+        default=0,
+        help="also index this many unrelated items (descriptors and PDQ hashes made of "
+        "generated pictures', as bench/candidate_scale.py makes them); a match to one "
+        "is a wrong match",
+    )
+    parser.add_argument(
         "--calibrate",
         action="store_true",
         help="accept every geometric match (min score 0) and print how the scores of "
@@ -326,6 +336,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     bases = corpus_photos(args.corpus, args.quick) + generated(args.quick)
     db = build(bases)
+    if args.distractors:
+        from bench.candidate_scale import add_distractors
+
+        add_distractors(db.index, args.distractors)
     _init(db, config)
     names = [b.name for b in bases]
     jobs = [(bi, ti, 7919 * bi + ti) for bi in range(len(bases)) for ti in range(len(TRANSFORMS))]
@@ -333,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{len(bases)} photos ({sum(b.kind == 'corpus' for b in bases)} from the corpus, "
         f"{sum(b.kind == 'viewpoint' for b in bases)} in viewpoint pairs), "
-        f"{len(jobs) + len(files)} queries, {args.workers} workers",
+        f"{len(jobs) + len(files)} queries, {args.workers} workers, "
+        f"{args.distractors:,} distractors",
         file=sys.stderr,
     )
     if args.workers > 1:

@@ -11,8 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.photo.perceptual import hash_picture
-from registry.similarity.index import KINDS, NearDupIndex, parse_hex
+from registry.similarity import index as index_module
+from registry.similarity import orb_index
+from registry.similarity.index import INDEX_FILE, KINDS, NearDupIndex, parse_hex
 from registry.similarity.orb_index import BUCKET_TARGET, MultiIndex, distances
+from registry.similarity.pdq_index import GUARANTEED, FlipIndex
 from support.media import scene
 
 
@@ -75,12 +78,12 @@ def test_a_crowded_bucket_is_narrowed_by_the_next_byte_not_skipped() -> None:
     index = MultiIndex()
     index.add(stored, np.arange(3000))
     index.sort()
-    lo, hi = index.buckets(stored[:50])
+    segment = index.segments()[0]
+    lo, hi = index.buckets(segment, stored[:50])
     assert (hi[:, 0] - lo[:, 0]).max() <= 2 * BUCKET_TARGET
     bits = int(np.ceil(np.log2(3000 / BUCKET_TARGET)))
-    order = index.tables()[0][0]
     for q in range(50):
-        rows = order[lo[q, 0] : hi[q, 0]]
+        rows = segment.rows(0, lo[q, 0], hi[q, 0])
         same = (stored[:, 2] >> (8 - bits)) == (stored[q, 2] >> (8 - bits))
         assert set(rows.tolist()) == set(np.nonzero(same)[0].tolist())
     _, ri, _ = index.near(stored[7:8], 0)
@@ -166,7 +169,7 @@ def test_cache_round_trip_and_stale_stamp(tmp_path: Path) -> None:
     for seed in range(3):
         index.add(f"{seed:064x}", hash_picture(scene(seed)))
     index.stamp = "3:7"
-    path = str(tmp_path / "index" / "neardup.npz")
+    path = str(tmp_path / INDEX_FILE)
     index.save(path)
     loaded = NearDupIndex.load(path, "3:7")
     assert loaded is not None
@@ -174,7 +177,9 @@ def test_cache_round_trip_and_stale_stamp(tmp_path: Path) -> None:
     assert np.array_equal(loaded.pdq, index.pdq)
     assert np.array_equal(loaded.orb.codes, index.orb.codes)
     assert NearDupIndex.load(path, "4:9") is None
-    assert NearDupIndex.load(str(tmp_path / "absent.npz"), "3:7") is None
+    assert NearDupIndex.load(str(tmp_path / "absent.json"), "3:7") is None
+    (tmp_path / "old.npz").write_bytes(b"PK\x03\x04 an older cache format")
+    assert NearDupIndex.load(str(tmp_path / "old.npz"), "3:7") is None
 
 
 def test_the_cache_keeps_the_sorted_tables_and_searches_the_same(tmp_path) -> None:
@@ -184,12 +189,132 @@ def test_the_cache_keeps_the_sorted_tables_and_searches_the_same(tmp_path) -> No
         rows = _codes(rng, 8)
         index.add(f"{i:064x}", [{"alg": "orb", "hex": rows.tobytes().hex()}])
     index.stamp = "s"
-    path = str(tmp_path / "index.npz")
+    path = str(tmp_path / "index.json")
     index.save(path)
     again = NearDupIndex.load(path, "s")
-    assert again is not None and again.orb._sorted_n == len(index.orb.codes)
+    assert again is not None and again.orb.sorted_n == len(index.orb.codes)
+    assert isinstance(again.orb.codes.base, np.memmap)  # opened as a map, not read
     queries = np.array([_flip(index.orb.codes[i], 8, rng) for i in (0, 100, 200)])
     assert [a.tolist() for a in again.orb.near(queries, 20)] == [
         a.tolist() for a in index.orb.near(queries, 20)
     ]
     assert NearDupIndex.load(path, "other stamp") is None
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 31))
+def test_the_pdq_multi_index_finds_every_row_within_31_bits(seed: int, bits: int) -> None:
+    # One-bit probes of 16 chunks: a row within 31 bits differs from the query in at
+    # most one bit of some chunk, so it is found, exactly as an exhaustive scan finds it.
+    rng = np.random.default_rng(seed)
+    stored = _codes(rng, 400)
+    stored[1::2] = [_flip(stored[i - 1], int(rng.integers(0, 40)), rng) for i in range(1, 400, 2)]
+    flip = FlipIndex.build(stored)
+    queries = np.array([_flip(stored[int(rng.integers(0, 400))], bits, rng) for _ in range(3)])
+    for reach in (bits, GUARANTEED):
+        qi, ri, dist = flip.near(stored, queries, reach)
+        brute = distances(queries, stored)
+        expected = {(int(q), int(r)) for q, r in zip(*np.nonzero(brute <= reach), strict=True)}
+        assert {(int(q), int(r)) for q, r in zip(qi, ri, strict=True)} == expected
+        assert dist.tolist() == brute[qi, ri].tolist()
+
+
+def test_a_large_pdq_table_is_searched_through_the_multi_index(monkeypatch) -> None:
+    monkeypatch.setattr(index_module, "PDQ_EXACT_ROWS", 50)
+    monkeypatch.setattr(index_module, "PDQ_PENDING", 20)
+    rng = np.random.default_rng(5)
+    index = NearDupIndex()
+    stored = _codes(rng, 90)
+    for i in range(30):
+        rows = stored[3 * i : 3 * i + 3]
+        index.add(f"{i:064x}", [{"alg": "pdq", "hex": r.tobytes().hex()} for r in rows])
+    index.sort()
+    assert index._flip is not None and index._flip.n == 90
+    queries = np.array([_flip(stored[i], 20, rng) for i in (4, 50, 88)])
+    assert {h.owner: h.distance for h in index.search_pdq(queries, 31)} == _brute_hits(
+        index, queries, 31
+    )
+    # Rows added later are scanned exhaustively until enough of them are pending.
+    for i in range(30, 60):
+        code = _flip(stored[i - 30], 10, rng)
+        index.add(f"{i:064x}", [{"alg": "pdq", "hex": code.tobytes().hex()}])
+        found = {h.owner: h.distance for h in index.search_pdq(queries, 31)}
+        assert found == _brute_hits(index, queries, 31)
+    assert index._flip.n > 90  # sorted again once more than PDQ_PENDING were pending
+
+
+def _vote_reference(index: NearDupIndex, queries: np.ndarray, reach: int, ratio: float):
+    """The vote as a loop over query descriptors (what ``vote_orb`` computes at once)."""
+    dist = distances(queries, index.orb.codes).astype(int)
+    owners = index.orb.owners
+    votes: dict[int, int] = {}
+    for row in dist:
+        near = [r for r in np.argsort(row, kind="stable") if row[r] <= reach]
+        if not near:
+            continue
+        owner = int(owners[near[0]])
+        rival = next((row[r] for r in near[1:] if owners[r] != owner), None)
+        if rival is None or row[near[0]] < ratio * rival:
+            votes[owner] = votes.get(owner, 0) + 1
+    return votes
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_votes_agree_with_a_loop_over_descriptors(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    index = NearDupIndex()
+    base = _codes(rng, 40)
+    for i in range(12):
+        rows = np.array([_flip(base[int(rng.integers(0, 40))], 6, rng) for _ in range(10)])
+        index.add(f"{i:064x}", [{"alg": "orb", "hex": rows.tobytes().hex()}])
+    queries = np.array([_flip(base[int(rng.integers(0, 40))], 5, rng) for _ in range(30)])
+    # Within 15 bits the multi-index finds every pair, so the votes are exact.
+    assert index.vote_orb(queries, 15, 0.8) == _vote_reference(index, queries, 15, 0.8)
+    index.orb.sort()
+    assert index.vote_orb(queries, 15, 0.8) == _vote_reference(index, queries, 15, 0.8)
+
+
+def test_segments_search_like_one_table_and_survive_the_cache(monkeypatch, tmp_path) -> None:
+    rng = np.random.default_rng(6)
+    stored = _codes(rng, 700)
+    queries = np.array([_flip(stored[i], 9, rng) for i in (0, 333, 699)])
+    whole = MultiIndex()
+    whole.add(stored, np.arange(700) // 7)
+    whole.sort()
+    monkeypatch.setattr(orb_index, "SEGMENT_ROWS", 256)
+    index = NearDupIndex()
+    for i in range(100):
+        index.add(f"{i:064x}", [{"alg": "orb", "hex": stored[7 * i : 7 * i + 7].tobytes().hex()}])
+    index.orb.sort()
+    assert [s.base for s in index.orb.segments()] == [0, 256, 512]
+    expected = [a.tolist() for a in whole.near(queries, 15)]
+    assert [a.tolist() for a in index.orb.near(queries, 15)] == expected
+    assert index.orb.owners.tolist() == whole.owners.tolist()
+    index.stamp = "s"
+    index.save(str(tmp_path / "i.json"))
+    again = NearDupIndex.load(str(tmp_path / "i.json"), "s")
+    assert again is not None and [s.base for s in again.orb.segments()] == [0, 256, 512]
+    assert [a.tolist() for a in again.orb.near(queries, 15)] == expected
+    # A loaded (memory-mapped) index still takes new items.
+    again.add("n" * 64, [{"alg": "orb", "hex": queries[0].tobytes().hex()}])
+    assert again.vote_orb(queries[:1], 0, 0.8) == {100: 1}
+
+
+def test_a_reader_keeps_its_cache_while_it_is_rewritten(tmp_path) -> None:
+    index = NearDupIndex()
+    for seed in range(2):
+        index.add(f"{seed:064x}", hash_picture(scene(seed)))
+    index.stamp = "1"
+    path = str(tmp_path / "neardup.json")
+    index.save(path)
+    reader = NearDupIndex.load(path, "1")
+    assert reader is not None
+    for stamp in "234":
+        index.stamp = stamp
+        index.save(path)
+    # The old reader's maps still work; only the newest and the previous folder remain.
+    query = parse_hex(next(h for h in hash_picture(scene(1)) if h["alg"] == "pdq")["hex"])
+    assert reader.search_pdq(query, 0)[0].owner == 1
+    assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 2
+    assert NearDupIndex.load(path, "4") is not None and NearDupIndex.load(path, "3") is None

@@ -4,32 +4,26 @@ distance, rebuilt from the catalogue.
 Two tables, both of 256-bit codes packed as 32 bytes:
 
 - ``pdq``: one row per whole-image, content-box or video-frame PDQ hash of every item
-  (``kind`` says which; ``t`` is the frame time in seconds, NaN for photos). Searched
-  exhaustively and exactly, with faiss's binary flat index (SIMD popcount): a query is a
-  few dozen hashes (8 rotations/mirrors of each of its hashes) searched within 64 bits
-  of 256, a radius at which no sub-linear exact method prunes anything, and a scan of
-  1M rows takes about 40 ms on one core (numpy's popcount took 340 ms).
-- ``orb``: the stored local-feature descriptors of every item (a few dozen per item).
-  A query brings hundreds of descriptors, too many for an exhaustive search at scale,
-  so this table is a multi-index hash (Norouzi et al.): each 256-bit code is split into
-  16 chunks of 16 bits, each chunk kept sorted; two codes within ~30 bits almost surely
-  share one chunk exactly, so a lookup per chunk finds the near neighbours, whose exact
-  distance is then taken. Descriptors of pictures crowd some chunk values (flat and
-  smooth patches), and every bucket grows with the table, so within a chunk value rows
-  are sorted by the code's next byte, and a bucket over ``BUCKET_TARGET`` rows is
-  narrowed to the rows that also share that byte's first bits (as many as it takes):
-  the key is longer where, and only where, the rows are many. Rows added since the last
-  sort are searched exhaustively.
+  (``kind`` says which; ``t`` is the frame time in seconds, NaN for photos). A query is
+  a few dozen hashes (8 rotations/mirrors of each of its hashes) searched within 64
+  bits of 256. Up to ``PDQ_EXACT_ROWS`` rows the search is an exhaustive, exact scan
+  with faiss's binary flat index (SIMD popcount, ~40 ms per 1M rows on one core).
+  Beyond that the rows are also sorted into a multi-index with one-bit probes
+  (``pdq_index.FlipIndex``) that finds every row within 31 bits (the hash-only match
+  distance) exactly and nearer-than-64-bit near-duplicates mostly, in time that grows
+  with N / 65,536; rows added since it was sorted are scanned exhaustively.
+- ``orb``: the stored local-feature descriptors of every item (a few dozen per item),
+  in a multi-index (``orb_index.MultiIndex``): 16 chunks of 16 bits, crowded buckets
+  narrowed by the next byte, 80 bytes a row.
 
 The index is a view: ``from_catalog`` rebuilds it from item documents, and ``save`` /
-``load`` keep a cache next to the catalogue, stamped with the custody-log hash it
-reflects so a stale cache is never used.
+``load`` keep a cache next to the catalogue (``index_cache``: a folder of arrays opened
+as memory maps, named by a manifest), stamped with the custody-log hash it reflects so
+a stale cache is never used.
 """
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,19 +31,30 @@ from typing import Any
 
 import numpy as np
 
-from registry.fsutil import atomic_write
+from registry.similarity import index_cache
 from registry.similarity.orb_index import (
     CODE_BYTES,
     Columns,
     MultiIndex,
+    Segment,
     distances,
 )
+from registry.similarity.pdq_index import FlipIndex
 
-#: Bump when the layout of the cache file changes.
-CACHE_VERSION = 3
+#: Bump when the layout of the cache changes.
+CACHE_VERSION = 4
+#: The cache's manifest, relative to the registry root (its arrays sit in a folder
+#: next to it, ``neardup.json.<token>/``).
+INDEX_FILE = os.path.join("index", "neardup.json")
 KINDS = ("whole", "border", "band", "frame")
 #: Video frames below this PDQ quality are not indexed.
 FRAME_MIN_QUALITY = 50
+#: Up to this many PDQ rows the search is an exhaustive scan only (a few ms).
+PDQ_EXACT_ROWS = 1 << 17
+#: PDQ rows added since the multi-index was sorted, searched exhaustively, before it is
+#: sorted again.
+PDQ_PENDING = 1 << 16
+_PDQ_COLUMNS = ("code", "owner", "kind", "t", "quality")
 
 
 def parse_hex(value: str) -> np.ndarray:
@@ -83,7 +88,8 @@ class NearDupIndex:
             t=np.zeros(0, np.float32),
             quality=np.zeros(0, np.int16),
         )
-        self._flat: Any = None  # faiss.IndexBinaryFlat over the PDQ rows, built lazily
+        self._flip: FlipIndex | None = None  # the PDQ multi-index, over the first rows
+        self._flat: Any = None  # faiss.IndexBinaryFlat over the rows after those
         self.orb = MultiIndex()
         self.stamp: str | None = None
 
@@ -118,10 +124,19 @@ class NearDupIndex:
         kind: np.ndarray,
         t: np.ndarray,
         quality: np.ndarray,
+        flip: FlipIndex | None = None,
     ) -> None:
-        """Set every PDQ row at once (loading a cache, benchmarks)."""
+        """Set every PDQ row at once (loading a cache, benchmarks), with the multi-index
+        of its first rows when it was saved."""
         self._pdq.set(code=code, owner=owner, kind=kind, t=t, quality=quality)
+        self._flip = flip if flip is not None and flip.n <= len(code) else None
         self._flat = None
+
+    def nbytes(self) -> int:
+        """Bytes of state of the tables (not of the ``items``/``position`` lookups)."""
+        pdq = sum(self._pdq.get(c).nbytes for c in _PDQ_COLUMNS)
+        flip = self._flip.order.nbytes + self._flip.starts.nbytes if self._flip else 0
+        return pdq + flip + self.orb.nbytes()
 
     def __contains__(self, sha256: str) -> bool:
         return sha256 in self.position
@@ -171,36 +186,58 @@ class NearDupIndex:
         index = cls()
         for doc in docs:
             index.add(doc["sha256"], doc.get("hashes") or [])
-        index.orb.sort()
+        index.sort()
         index.stamp = stamp
         return index
 
+    def sort(self) -> None:
+        """Bring both multi-indexes up to date with every row (``from_catalog`` does)."""
+        self.orb.sort()
+        if len(self.pdq) > PDQ_EXACT_ROWS:
+            self._flip, self._flat = FlipIndex.build(self.pdq), None
+
     # --- searching ----------------------------------------------------------------------
 
-    def _pdq_flat(self) -> Any:
-        """The faiss index of the PDQ rows, brought up to date with rows added since."""
+    def _pdq_tail(self) -> tuple[Any, int]:
+        """The faiss flat index of the PDQ rows the multi-index does not hold (brought up
+        to date with rows added since), and the number of the first such row."""
         import faiss
 
-        if self._flat is None or self._flat.ntotal > len(self.pdq):
+        if len(self.pdq) > PDQ_EXACT_ROWS:
+            held = self._flip.n if self._flip is not None else 0
+            if len(self.pdq) - held > PDQ_PENDING:
+                self.sort()
+        start = self._flip.n if self._flip is not None else 0
+        if self._flat is None or self._flat.ntotal > len(self.pdq) - start:
             # One thread: ingest workers already keep the cores busy, and one core is
             # fast enough for an interactive query (see bench/match_latency.py).
             faiss.omp_set_num_threads(1)
             self._flat = faiss.IndexBinaryFlat(CODE_BYTES * 8)
-        if self._flat.ntotal < len(self.pdq):
-            self._flat.add(np.ascontiguousarray(self.pdq[self._flat.ntotal :]))
-        return self._flat
+        done = start + self._flat.ntotal
+        if done < len(self.pdq):
+            self._flat.add(np.ascontiguousarray(self.pdq[done:]))
+        return self._flat, start
 
     def search_pdq(self, queries: np.ndarray, max_distance: int) -> list[PdqHit]:
-        """Per item, the closest row to any query code, when within ``max_distance``."""
+        """Per item, the closest row to any query code, when within ``max_distance``:
+        exact up to ``PDQ_EXACT_ROWS`` rows, and within 31 bits always (module doc)."""
         if len(queries) == 0 or len(self.pdq) == 0:
             return []
-        # faiss's radius is exclusive.
-        lims, dist, rows = self._pdq_flat().range_search(
-            np.ascontiguousarray(queries, np.uint8), max_distance + 1
-        )
+        queries = np.ascontiguousarray(queries, np.uint8)
+        flat, start = self._pdq_tail()
+        parts = []
+        if self._flip is not None:
+            parts.append(self._flip.near(self.pdq, queries, max_distance))
+        if flat.ntotal:
+            # faiss's radius is exclusive.
+            lims, dist, rows = flat.range_search(queries, max_distance + 1)
+            query = np.repeat(np.arange(len(queries)), np.diff(lims.astype(np.int64)))
+            parts.append((query, rows.astype(np.int64) + start, dist.astype(np.int64)))
+        query = np.concatenate([p[0] for p in parts]).astype(np.int64)
+        rows = np.concatenate([p[1] for p in parts]).astype(np.int64)
+        dist = np.concatenate([p[2] for p in parts]).astype(np.int64)
         if len(rows) == 0:
             return []
-        query = np.repeat(np.arange(len(queries)), np.diff(lims.astype(np.int64)))
         owners = self.pdq_owner[rows]
         # Per owner the closest row, ties to the lowest row and then the lowest query.
         order = np.lexsort((query, rows, dist, owners))
@@ -217,7 +254,13 @@ class NearDupIndex:
 
     def pdq_distance(self, queries: np.ndarray, owner: int) -> PdqHit | None:
         """The closest row of one item to any query code (None when it has no PDQ)."""
-        rows = np.nonzero(self.pdq_owner == owner)[0]
+        owners = self.pdq_owner
+        # Rows are added item by item, so an item's rows are consecutive and owners
+        # never decrease: a binary search, not a scan of every row.
+        lo, hi = np.searchsorted(owners, [owner, owner + 1])
+        rows = np.arange(lo, hi)
+        if len(rows) == 0 or not (owners[rows] == owner).all():
+            rows = np.nonzero(owners == owner)[0]  # owners set out of order (benchmarks)
         if len(rows) == 0 or len(queries) == 0:
             return None
         dist = distances(queries, self.pdq[rows])
@@ -230,72 +273,69 @@ class NearDupIndex:
         qi, ri, dist = self.orb.near(queries, max_distance)
         if len(qi) == 0:
             return {}
-        order = np.lexsort((dist, qi))
-        qi, ri, dist = qi[order], ri[order], dist[order]
+        order = np.lexsort((ri, dist, qi))  # per query, nearest first, ties by row
+        qi, dist = qi[order], dist[order]
+        owners = self.orb.owner_of(ri[order])
         first = np.ones(len(qi), bool)
         first[1:] = qi[1:] != qi[:-1]
-        votes: dict[int, int] = {}
-        starts = [*np.nonzero(first)[0].tolist(), len(qi)]
-        owners = self.orb.owners
-        for a, b in itertools.pairwise(starts):
-            owner = int(owners[ri[a]])
-            # The runner-up from another item must be clearly farther.
-            rival = next((int(dist[k]) for k in range(a + 1, b) if owners[ri[k]] != owner), None)
-            if rival is not None and dist[a] >= ratio * rival:
-                continue
-            votes[owner] = votes.get(owner, 0) + 1
-        return votes
+        heads = np.nonzero(first)[0]
+        best = owners[heads]
+        # The runner-up from another item must be clearly farther: the first pair of
+        # each query's run whose owner differs from the nearest's.
+        other = owners != np.repeat(best, np.diff(np.append(heads, len(qi))))
+        position = np.where(other, np.arange(len(qi)), len(qi))
+        rival = np.minimum.reduceat(position, heads)
+        has_rival = rival < len(qi)
+        rival_dist = dist[np.minimum(rival, len(qi) - 1)]
+        keep = ~has_rival | (dist[heads] < ratio * rival_dist)
+        owner, count = np.unique(best[keep], return_counts=True)
+        return dict(zip(owner.tolist(), count.tolist(), strict=True))
 
     # --- cache --------------------------------------------------------------------------
 
     def save(self, path: str) -> None:
-        """Write the index to ``path`` (atomically)."""
-        import io
-
-        order, starts, following = self.orb.tables()
-        buf = io.BytesIO()
-        np.savez(
-            buf,
-            version=np.array([CACHE_VERSION]),
-            stamp=np.array([self.stamp or ""]),
-            items=np.array(self.items, dtype="U64"),
-            pdq=self.pdq,
-            pdq_owner=self.pdq_owner,
-            pdq_kind=self.pdq_kind,
-            pdq_t=self.pdq_t,
-            pdq_quality=self.pdq_quality,
-            orb=self.orb.codes,
-            # Sorting is most of the cost of opening a large index; saving the tables
-            # triples the cache but opens a 100k-item index in a fraction of the time.
-            orb_order=order,
-            orb_starts=starts,
-            orb_next=following,
-            orb_owner=self.orb.owners,
-        )
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        atomic_write(path, buf.getvalue())
+        """Write the cache: ``path`` is its manifest (``INDEX_FILE`` below a registry),
+        replaced atomically once the new arrays are on disk (``index_cache``)."""
+        arrays = {f"pdq_{c}": self._pdq.get(c) for c in _PDQ_COLUMNS}
+        arrays["items"] = np.array(self.items, dtype="S").reshape(-1)
+        if self._flip is not None:
+            arrays["pdq_order"], arrays["pdq_starts"] = self._flip.order, self._flip.starts
+        arrays["orb_code"] = self.orb.codes
+        arrays["orb_first"], arrays["orb_owner"] = self.orb.owner_runs()
+        segments = self.orb.segments()
+        for i, seg in enumerate(segments):
+            arrays[f"orb_order{i}"], arrays[f"orb_starts{i}"] = seg.order, seg.starts
+        meta = {
+            "version": CACHE_VERSION,
+            "stamp": self.stamp or "",
+            "orb_bases": [s.base for s in segments],
+        }
+        index_cache.write(path, meta, arrays)
 
     @classmethod
     def load(cls, path: str, stamp: str | None) -> NearDupIndex | None:
-        """The cached index, or None when absent, unreadable or not for ``stamp``."""
-        with (
-            contextlib.suppress(OSError, ValueError, KeyError),
-            np.load(path, allow_pickle=False) as data,
-        ):
-            version, saved = int(data["version"][0]), str(data["stamp"][0])
-            if version != CACHE_VERSION or saved != (stamp or ""):
-                return None
+        """The cached index (arrays memory-mapped read-only), or None when absent,
+        unreadable or not for ``stamp``."""
+        found = index_cache.read(path)
+        if found is None:
+            return None
+        meta, data = found
+        if meta.get("version") != CACHE_VERSION or meta.get("stamp") != (stamp or ""):
+            return None
+        try:
             index = cls()
-            index.items = [str(s) for s in data["items"]]
+            index.items = [s.decode() for s in data["items"].tolist()]
             index.position = {s: i for i, s in enumerate(index.items)}
-            index.set_pdq(
-                data["pdq"], data["pdq_owner"], data["pdq_kind"], data["pdq_t"], data["pdq_quality"]
-            )
-            index.orb.replace(
-                data["orb"],
-                data["orb_owner"],
-                (data["orb_order"], data["orb_starts"], data["orb_next"]),
-            )
-            index.stamp = stamp
-            return index
-        return None
+            flip = None
+            if "pdq_order" in data:
+                flip = FlipIndex(data["pdq_order"], data["pdq_starts"])
+            index.set_pdq(*(data[f"pdq_{c}"] for c in _PDQ_COLUMNS), flip=flip)
+            segments = [
+                Segment(int(base), data[f"orb_order{i}"], data[f"orb_starts{i}"])
+                for i, base in enumerate(meta.get("orb_bases", []))
+            ]
+            index.orb.replace(data["orb_code"], (data["orb_first"], data["orb_owner"]), segments)
+        except (KeyError, ValueError, TypeError, UnicodeDecodeError):
+            return None
+        index.stamp = stamp
+        return index
