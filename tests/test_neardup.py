@@ -318,3 +318,26 @@ def test_a_reader_keeps_its_cache_while_it_is_rewritten(tmp_path) -> None:
     assert reader.search_pdq(query, 0)[0].owner == 1
     assert len([p for p in tmp_path.iterdir() if p.is_dir()]) == 2
     assert NearDupIndex.load(path, "4") is not None and NearDupIndex.load(path, "3") is None
+
+
+def test_rows_added_an_item_at_a_time_stay_in_few_segments(monkeypatch) -> None:
+    """Ingest adds one item at a time: pending rows become small sorted segments that
+    merge like a binary counter, so a query never scans more than PENDING_LIMIT rows
+    exhaustively and the segments stay about log2(rows / PENDING_LIMIT)."""
+    monkeypatch.setattr(orb_index, "PENDING_LIMIT", 64)
+    rng = np.random.default_rng(11)
+    stored = _codes(rng, 7 * 300)
+    queries = np.array([_flip(stored[i], 9, rng) for i in (0, 1000, 2099)])
+    whole = MultiIndex()
+    whole.add(stored, np.arange(len(stored)) // 7)
+    whole.sort()
+    index = MultiIndex()
+    for i in range(300):
+        index.add(stored[7 * i : 7 * i + 7], np.full(7, i))
+        assert len(index) - index.sorted_n <= 64 + 7
+    sizes = [s.n for s in index.segments()]
+    assert sum(sizes) == len(stored) and len(sizes) <= 8
+    assert sizes == sorted(sizes, reverse=True)
+    assert [a.tolist() for a in index.near(queries, 15)] == [
+        a.tolist() for a in whole.near(queries, 15)
+    ]

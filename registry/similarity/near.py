@@ -3,7 +3,8 @@ ingest, and matching files or stored items against the registry. Nothing here wr
 the custody log: callers turn the matches into ``neardup.found`` entries.
 
 The index (``registry.similarity.index``) is a view of the catalogue. It is cached in
-``index/neardup.npz``, stamped with the number of items and the sequence number of the
+``index/neardup.json`` (a manifest naming a folder of memory-mapped arrays), stamped
+with the number of items and the sequence number of the
 last custody entry that set any item's hashes, so any change made by another process
 (or a rebuilt catalogue) is noticed and the index rebuilt. Pictures of candidates are
 read from the vault (or from staging, for items of the batch being committed) and
@@ -32,13 +33,12 @@ from ingest import (
 )
 from registry.errors import StepFailed
 from registry.similarity.config import MatchConfig
-from registry.similarity.index import NearDupIndex
+from registry.similarity.index import INDEX_FILE, NearDupIndex
 from registry.similarity.photo import Match, Query, find_matches
 from registry.similarity.verification import Side
 from registry.similarity.video import video_matches
 from registry.similarity.window import Window
 
-INDEX_FILE = os.path.join("index", "neardup.npz")
 #: Prepared candidate pictures kept in memory (each ~0.3 MB).
 PICTURE_CACHE = 64
 

@@ -22,8 +22,9 @@ import numpy as np
 CODE_BYTES = 32
 #: Rows compared per numpy step in the exhaustive search (bounds temporary memory).
 CHUNK_ROWS = 1 << 15
-#: ORB rows kept unsorted before they are merged into the multi-index.
-PENDING_LIMIT = 1 << 16
+#: ORB rows kept unsorted (searched exhaustively) before they become a sorted segment
+#: of their own: ingest adds an item at a time, and a query must not scan many rows.
+PENDING_LIMIT = 1 << 12
 #: Values of a 16-bit chunk of the ORB multi-index.
 BUCKETS = 1 << 16
 #: A bucket of the ORB multi-index up to this size is scanned whole; a larger one is
@@ -51,6 +52,22 @@ def distances(queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
             acc += np.bitwise_count(q[:, word, None] ^ r[None, :, word])
         out[:, start : start + len(r)] = acc
     return out
+
+
+def flat_near(
+    queries: np.ndarray, rows: np.ndarray, max_distance: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs (query, row, distance) within ``max_distance``, by exhaustive search with
+    faiss (SIMD popcount, several times numpy's speed)."""
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+    flat = faiss.IndexBinaryFlat(CODE_BYTES * 8)
+    flat.add(np.ascontiguousarray(rows, np.uint8))
+    # faiss's radius is exclusive.
+    lims, dist, found = flat.range_search(np.ascontiguousarray(queries, np.uint8), max_distance + 1)
+    qi = np.repeat(np.arange(len(queries)), np.diff(lims.astype(np.int64)))
+    return qi.astype(np.int64), found.astype(np.int64), dist.astype(np.int64)
 
 
 def pair_distances(q64: np.ndarray, r64: np.ndarray, qi: np.ndarray, ri: np.ndarray) -> np.ndarray:
@@ -242,16 +259,23 @@ class MultiIndex:
         return self._segments
 
     def sort(self) -> None:
-        """Merge every pending row into sorted segments (full segments stay as they are)."""
+        """Sort the pending rows into a segment of their own, then merge the last
+        segments while the newer is as large as the one before it (a binary counter:
+        about log2(rows / PENDING_LIMIT) segments, each row re-sorted as often). Adding
+        rows one item at a time so costs O(log N) per row, not a re-sort of the index."""
         if self.sorted_n == len(self) and (self._segments or not len(self)):
             return
-        if self._segments and self._segments[-1].n < SEGMENT_ROWS:
-            self._segments.pop()  # the last, partial segment is sorted again with the rest
-        start = self.sorted_n
         codes = self.codes
-        for base in range(start, len(codes), SEGMENT_ROWS):
+        for base in range(self.sorted_n, len(codes), SEGMENT_ROWS):
             part = np.ascontiguousarray(codes[base : base + SEGMENT_ROWS])
             self._segments.append(Segment.build(part, base))
+        segs = self._segments
+        while (
+            len(segs) >= 2 and segs[-2].n <= segs[-1].n and segs[-2].n + segs[-1].n <= SEGMENT_ROWS
+        ):
+            last, before = segs.pop(), segs.pop()
+            rows = np.ascontiguousarray(codes[before.base : last.base + last.n])
+            segs.append(Segment.build(rows, before.base))
 
     def buckets(self, segment: Segment, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per query and chunk (Q×16), the range ``lo..hi`` of positions in that chunk's
@@ -325,10 +349,9 @@ class MultiIndex:
             return empty, empty, empty
         parts = [self._segment_pairs(s, queries, max_distance) for s in self._segments]
         sorted_n = self.sorted_n
-        if len(self.codes) > sorted_n:  # recent rows: exhaustive
-            tail = distances(queries, self.codes[sorted_n:])
-            qi, ri = np.nonzero(tail <= max_distance)
-            parts.append((qi, ri + sorted_n, tail[qi, ri].astype(np.int64)))
+        if len(self.codes) > sorted_n:  # recent rows (at most PENDING_LIMIT): exhaustive
+            qi, ri, dist = flat_near(queries, self.codes[sorted_n:], max_distance)
+            parts.append((qi, ri + sorted_n, dist))
         if not parts:
             return empty, empty, empty
         qi = np.concatenate([p[0] for p in parts]).astype(np.int64)

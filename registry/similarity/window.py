@@ -17,53 +17,10 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-import numpy as np
-
 from registry.similarity.index import NearDupIndex
-from registry.similarity.orb_index import CODE_BYTES
 
 #: Items kept in the window (committed ones; the batch being committed comes on top).
 KEEP_ITEMS = 512
-
-
-class FlatOrb:
-    """ORB rows searched exhaustively with faiss (SIMD popcount): for the window's few
-    thousand rows this beats any index, and needs no sorting as rows come in."""
-
-    def __init__(self) -> None:
-        import faiss
-
-        faiss.omp_set_num_threads(1)
-        self._flat = faiss.IndexBinaryFlat(CODE_BYTES * 8)
-        self._owners: list[np.ndarray] = []
-        self._owner_cache: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return int(self._flat.ntotal)
-
-    @property
-    def owners(self) -> np.ndarray:
-        if self._owner_cache is None:
-            parts = self._owners or [np.zeros(0, np.int32)]
-            self._owner_cache = np.concatenate(parts)
-        return self._owner_cache
-
-    def add(self, codes: np.ndarray, owners: np.ndarray) -> None:
-        self._flat.add(np.ascontiguousarray(codes, np.uint8))
-        self._owners.append(owners.astype(np.int32))
-        self._owner_cache = None
-
-    def near(self, queries: np.ndarray, max_distance: int) -> tuple[np.ndarray, ...]:
-        """Pairs (query index, row index, distance) within ``max_distance``."""
-        if len(queries) == 0 or len(self) == 0:
-            empty = np.zeros(0, np.int64)
-            return empty, empty, empty
-        # faiss's radius is exclusive.
-        lims, dist, rows = self._flat.range_search(
-            np.ascontiguousarray(queries, np.uint8), max_distance + 1
-        )
-        qi = np.repeat(np.arange(len(queries)), np.diff(lims.astype(np.int64)))
-        return qi.astype(np.int64), rows.astype(np.int64), dist.astype(np.int64)
 
 
 class Window:
@@ -135,10 +92,9 @@ class Window:
 
     @property
     def index(self) -> NearDupIndex:
-        """The window's items as a near-duplicate index (ORB rows searched flat)."""
+        """The window's items as a near-duplicate index of their own."""
         if self._index is None:
             index = NearDupIndex()
-            index.orb = FlatOrb()  # type: ignore[assignment]
             for sha in [s for _, shas in self._commits for s in shas] + self._pending:
                 index.add(sha, self._hashes[sha])
             self._index = index
