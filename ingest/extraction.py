@@ -13,9 +13,7 @@ import os
 import stat
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
-from typing import Any
-
-from PIL import Image
+from typing import TYPE_CHECKING, Any
 
 from ingest.errors import (
     CorruptImageData,
@@ -27,10 +25,16 @@ from ingest.errors import (
     UnreadableFile,
 )
 from ingest.hashes import CHUNK, MultiHasher
+from ingest.lazy import lazy_import
 from ingest.photo import MAX_PIXELS, decode_image, features, hash_picture, read_exif, versions_tag
 from ingest.record import Extracted, display_path
 from ingest.sniff import HEAD_SIZE, sniff
 from ingest.video import hash_video_frames, read_video_metadata
+
+if TYPE_CHECKING:
+    from PIL import Image
+else:
+    Image = lazy_import("PIL.Image")
 
 #: Images up to this size are kept in memory after hashing so they are decoded from the
 #: very bytes that were hashed; larger ones are refused as images.

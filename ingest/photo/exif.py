@@ -15,12 +15,16 @@ import re
 import stat
 from datetime import datetime, timedelta
 from fractions import Fraction
-from typing import Any, BinaryIO
-
-import exifread
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ingest.errors import MetadataError, NotAFile, UnreadableFile
+from ingest.lazy import lazy_import
 from ingest.record import display_path
+
+if TYPE_CHECKING:
+    import exifread
+else:
+    exifread = lazy_import("exifread")
 
 MAX_BYTES = 64 * 1024 * 1024
 MAX_VALUE_CHARS = 2_000

@@ -10,12 +10,19 @@ matched between a query and each candidate to verify it (``registry.similarity.p
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import cv2
-import numpy as np
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from ingest.errors import PictureTooSmall
+from ingest.lazy import lazy_import
+
+if TYPE_CHECKING:
+    import cv2
+    import numpy as np
+    from PIL import Image
+else:
+    cv2 = lazy_import("cv2")
+    np = lazy_import("numpy")
+    Image = lazy_import("PIL.Image")
 
 #: Descriptors stored per item in the index: enough to survive a 30 % crop.
 STORED_DESCRIPTORS = 64

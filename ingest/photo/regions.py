@@ -17,10 +17,17 @@ Boxes are ``(x0, y0, x1, y1)`` fractions of the picture's width and height.
 
 from __future__ import annotations
 
-import numpy as np
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from ingest.errors import PictureTooSmall
+from ingest.lazy import lazy_import
+
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image
+else:
+    np = lazy_import("numpy")
+    Image = lazy_import("PIL.Image")
 
 Box = tuple[float, float, float, float]
 FULL: Box = (0.0, 0.0, 1.0, 1.0)

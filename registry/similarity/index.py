@@ -33,10 +33,9 @@ import itertools
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from ingest import lazy_import
 from registry.fsutil import atomic_write
 from registry.similarity.orb_index import (
     CODE_BYTES,
@@ -44,6 +43,11 @@ from registry.similarity.orb_index import (
     MultiIndex,
     distances,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_import("numpy")
 
 #: Bump when the layout of the cache file changes.
 CACHE_VERSION = 3

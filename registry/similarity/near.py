@@ -16,9 +16,7 @@ import contextlib
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Protocol
-
-from PIL import Image
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ingest import (
     EvidenceError,
@@ -36,6 +34,9 @@ from registry.similarity.index import NearDupIndex
 from registry.similarity.photo import Match, Query, find_matches
 from registry.similarity.verification import Side
 from registry.similarity.video import video_matches
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 INDEX_FILE = os.path.join("index", "neardup.npz")
 #: Prepared candidate pictures kept in memory (each ~0.3 MB).

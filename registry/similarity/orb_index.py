@@ -6,7 +6,15 @@ the vote of a query's descriptors for the items they resemble (``MultiIndex.vote
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
+
+from ingest import lazy_import
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_import("numpy")
+
 
 CODE_BYTES = 32
 #: Rows compared per numpy step in the exhaustive search (bounds temporary memory).
