@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from ingest.lazy import lazy_import
+
 ROOT = Path(__file__).resolve().parents[1]
 #: Imported on first use only: each costs tens to hundreds of milliseconds.
 HEAVY = ("cv2", "av", "scipy", "faiss", "numpy", "PIL", "pdqhash", "imagehash", "warcio")
@@ -57,3 +59,15 @@ def test_decoding_imports_them_when_needed() -> None:
     loaded = _loaded_after(code)
     assert {"PIL", "numpy", "cv2", "pdqhash", "imagehash"} <= set(loaded)
     assert "av" not in loaded  # a photo needs no video decoder
+
+
+def test_lazy_module_stands_for_the_module() -> None:
+    colorsys = lazy_import("colorsys")  # a module nothing else imports in the tests
+    assert "not imported yet" in repr(colorsys) or "colorsys" in sys.modules
+    assert colorsys.rgb_to_hsv(1.0, 0.0, 0.0) == (0.0, 1.0, 1.0)
+    assert "imported" in repr(colorsys)
+    colorsys.ONE_THIRD, before = 0.5, colorsys.ONE_THIRD  # settings are the module's
+    try:
+        assert sys.modules["colorsys"].ONE_THIRD == 0.5
+    finally:
+        colorsys.ONE_THIRD = before
