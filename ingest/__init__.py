@@ -16,6 +16,7 @@ from ingest.errors import (
 )
 from ingest.extraction import extract, rehash_image, rehash_video
 from ingest.hashes import CHUNK, Digests, MultiHasher, read_chunks, sha256_file
+from ingest.lazy import lazy_import
 from ingest.photo import (
     DIHEDRAL,
     MAX_PIXELS,
@@ -55,6 +56,7 @@ __all__ = [
     "extract",
     "extract_all",
     "features",
+    "lazy_import",
     "parse_thumb",
     "read_chunks",
     "regions",

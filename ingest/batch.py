@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
-import multiprocessing as mp
 import os
 import queue
 import resource
@@ -24,17 +23,19 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from functools import partial
-from multiprocessing.connection import Connection, wait
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ingest.errors import EvidenceError, TimeLimit, WorkerCrashed
 from ingest.extraction import extract, rehash_image, rehash_video
 from ingest.photo import MAX_PIXELS
 from ingest.record import Extracted, display_path
 from ingest.walk import WalkEntry
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor, Future
+    from multiprocessing.connection import Connection
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,9 @@ def supervised_extract(
 
     Memory stays bounded: at most a few files per worker are read ahead.
     """
+    import multiprocessing as mp
+    from multiprocessing.connection import wait
+
     limits = limits or Limits()
     ctx = mp.get_context("fork" if hasattr(os, "fork") else "spawn")
     slots = [_Slot(ctx, limits, job) for _ in range(max(1, workers))]

@@ -12,10 +12,7 @@ from __future__ import annotations
 import os
 import stat
 from datetime import UTC, datetime
-from importlib import metadata as importlib_metadata
-from typing import Any
-
-from PIL import Image
+from typing import TYPE_CHECKING, Any
 
 from ingest.errors import (
     CorruptImageData,
@@ -26,11 +23,17 @@ from ingest.errors import (
     TooLarge,
     UnreadableFile,
 )
-from ingest.hashes import CHUNK, MultiHasher
+from ingest.hashes import CHUNK, BackgroundHasher, Digests, MultiHasher
+from ingest.lazy import lazy_import
 from ingest.photo import MAX_PIXELS, decode_image, features, hash_picture, read_exif, versions_tag
 from ingest.record import Extracted, display_path
 from ingest.sniff import HEAD_SIZE, sniff
 from ingest.video import hash_video_frames, read_video_metadata
+
+if TYPE_CHECKING:
+    from PIL import Image
+else:
+    Image = lazy_import("PIL.Image")
 
 #: Images up to this size are kept in memory after hashing so they are decoded from the
 #: very bytes that were hashed; larger ones are refused as images.
@@ -49,6 +52,8 @@ _TOOL_PACKAGES = (
 
 def tool_versions() -> dict[str, str]:
     """Versions of the libraries whose output ends up in a record."""
+    from importlib import metadata as importlib_metadata  # slow to import: workers only
+
     versions = {}
     for name in _TOOL_PACKAGES:
         try:
@@ -58,9 +63,20 @@ def tool_versions() -> dict[str, str]:
     return versions
 
 
-_TOOLS = tool_versions()
-# Which hashers (and versions) made a record's hashes: ``evidence reindex`` compares it.
-_TOOLS["hashers"] = versions_tag()
+# Looked up on the first record, not at import: the CLI imports this module too.
+_TOOLS: dict[str, str] | None = None
+
+
+def _tools() -> dict[str, str]:
+    """What goes into ``Extracted.tools``: library versions and the hashers' tag."""
+    global _TOOLS
+    if _TOOLS is None:
+        tools = tool_versions()
+        # Which hashers (and versions) made a record's hashes: ``evidence reindex``
+        # compares it.
+        tools["hashers"] = versions_tag()
+        _TOOLS = tools
+    return dict(_TOOLS)
 
 
 def extract(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> Extracted:
@@ -76,7 +92,7 @@ def extract(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> Ex
     fspath = os.fspath(path)
     rec = Extracted(path=display_path(fspath), name=display_path(os.path.basename(fspath)))
     rec.source = fspath
-    rec.tools = dict(_TOOLS)
+    rec.tools = _tools()
     try:
         _extract(fspath, rec, max_pixels=max_pixels)
     except EvidenceError as exc:
@@ -92,17 +108,31 @@ def extract(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> Ex
 
 
 def _extract(path: str, rec: Extracted, *, max_pixels: int) -> None:
-    data, head = _read_and_hash(path, rec)
-    kind = sniff(head)
-    rec.media_type, rec.format, rec.mime = kind.media_type, kind.format, kind.mime
-    if kind.media_type == "image":
-        _extract_image(data, rec, max_pixels=max_pixels)
-    else:
-        _extract_video(path, rec)
+    data, head, hasher = _read(path, rec)
+    try:
+        kind = sniff(head)
+        rec.media_type, rec.format, rec.mime = kind.media_type, kind.format, kind.mime
+        if kind.media_type == "image":
+            _extract_image(data, rec, max_pixels=max_pixels)
+        else:
+            _extract_video(path, rec)
+    finally:  # a file that cannot be used is still named by its digests
+        _set_digests(rec, hasher.digests())
 
 
-def _read_and_hash(path: str, rec: Extracted) -> tuple[bytes | None, bytes]:
-    """Read the file once: hashes, the head for sniffing, and the bytes of small files."""
+def _set_digests(rec: Extracted, digests: Digests) -> None:
+    rec.sha256, rec.sha1, rec.md5, rec.size = (
+        digests.sha256,
+        digests.sha1,
+        digests.md5,
+        digests.size,
+    )
+
+
+def _read(path: str, rec: Extracted) -> tuple[bytes | None, bytes, MultiHasher | BackgroundHasher]:
+    """Read the file once: the head for sniffing, the bytes of files small enough to keep,
+    and their digests. Kept bytes are hashed in a thread while they are decoded; larger
+    files are hashed chunk by chunk as they are read."""
     try:
         # O_NONBLOCK: opening a FIFO must not block; it is refused just below.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOATIME", 0))
@@ -122,33 +152,37 @@ def _read_and_hash(path: str, rec: Extracted) -> tuple[bytes | None, bytes]:
         rec.file_mtime = _iso(before.st_mtime)
         rec.file_ctime = _iso(before.st_ctime)
         keep = before.st_size <= MAX_IMAGE_BYTES
-        hasher = MultiHasher()
+        streaming = None if keep else MultiHasher()
         parts: list[bytes] = []
         head = b""
+        size = 0
+        # A kept file is read in one call when it has the size it had when opened (and a
+        # single part is joined without a copy).
+        step = before.st_size if keep and before.st_size > 0 else CHUNK
         try:
-            while chunk := fh.read(CHUNK):
-                hasher.update(chunk)
+            while chunk := fh.read(step):
+                step = CHUNK
+                size += len(chunk)
                 if len(head) < HEAD_SIZE:
                     head = (head + chunk)[:HEAD_SIZE]
-                if keep:
+                if streaming is not None:
+                    streaming.update(chunk)
+                else:
                     parts.append(chunk)
         except OSError as exc:
             raise UnreadableFile(f"read failed: {exc.strerror or exc}") from exc
         after = os.fstat(fh.fileno())
-    digests = hasher.digests()
-    rec.sha256, rec.sha1, rec.md5, rec.size = (
-        digests.sha256,
-        digests.sha1,
-        digests.md5,
-        digests.size,
-    )
+    data = b"".join(parts) if streaming is None else None
+    hasher = streaming if streaming is not None else BackgroundHasher(data or b"")
     if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or (
-        digests.size != before.st_size
+        size != before.st_size
     ):
-        raise FileChanged(f"{before.st_size} bytes when opened, {digests.size} read")
-    if digests.size == 0:
+        _set_digests(rec, hasher.digests())
+        raise FileChanged(f"{before.st_size} bytes when opened, {size} read")
+    if size == 0:
+        _set_digests(rec, hasher.digests())
         raise EmptyFile()
-    return (b"".join(parts) if keep else None), head
+    return data, head, hasher
 
 
 def _extract_image(data: bytes | None, rec: Extracted, *, max_pixels: int) -> None:
@@ -188,7 +222,7 @@ def rehash_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Extracted:
     """Perceptual hashes of an image's bytes with the current hashers (for re-indexing
     stored items); ``hashes``, ``warnings`` and ``tools`` of the returned record are set,
     or ``error`` when the image cannot be decoded."""
-    rec = Extracted(path="", tools=dict(_TOOLS))
+    rec = Extracted(path="", tools=_tools())
     try:
         decoded = decode_image(data, max_pixels=max_pixels)
     except EvidenceError as exc:
@@ -202,7 +236,7 @@ def rehash_video(path: str) -> Extracted:
     """Frame hashes of a stored video with the current method (for re-indexing);
     ``hashes``, ``metadata["frame_hashes"]``, ``duration_s``, ``warnings`` and ``tools``
     of the returned record are set, or ``error`` when its container cannot be read."""
-    rec = Extracted(path="", media_type="video", tools=dict(_TOOLS))
+    rec = Extracted(path="", media_type="video", tools=_tools())
     try:
         _extract_video(path, rec)
     except EvidenceError as exc:

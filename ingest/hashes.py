@@ -7,6 +7,7 @@ Project VIC, CAID) are still keyed by them.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -40,6 +41,27 @@ class MultiHasher:
     def digests(self) -> Digests:
         sha256, sha1, md5 = (h.hexdigest() for h in self._h)
         return Digests(sha256=sha256, sha1=sha1, md5=md5, size=self.size)
+
+
+class BackgroundHasher:
+    """Hashes a buffer with every algorithm in a thread, while the caller goes on with
+    the same bytes (``hashlib`` releases the GIL, so on a second core the digests cost no
+    wall time): ``digests()`` waits for them."""
+
+    def __init__(self, data: bytes) -> None:
+        self._hasher = MultiHasher()
+        self._thread = threading.Thread(target=self._run, args=(data,), name="digests")
+        self._thread.start()
+
+    def _run(self, data: bytes) -> None:
+        view = memoryview(data)
+        # Chunk by chunk, so each chunk is still in the CPU cache for the next algorithm.
+        for start in range(0, len(view), CHUNK):
+            self._hasher.update(view[start : start + CHUNK])
+
+    def digests(self) -> Digests:
+        self._thread.join()
+        return self._hasher.digests()
 
 
 def hash_chunks(chunks: Iterable[bytes | memoryview]) -> Digests:

@@ -24,11 +24,9 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from filelock import FileLock, Timeout
-
-from ingest import Limits
+from ingest import Limits, lazy_import
 from registry.custody import (
     INSTALLATION,
     REGISTRY_CREATED,
@@ -59,6 +57,11 @@ from registry.store import Catalog, Vault, rebuild_catalog
 from registry.verify import VerifyReport, check
 from registry.version import TOOL_NAME, __version__
 
+if TYPE_CHECKING:
+    import filelock
+else:
+    filelock = lazy_import("filelock")  # its import costs more than opening a registry
+
 FORMAT = "evidence-registry"
 FORMAT_VERSION = 1
 __all__ = [
@@ -84,7 +87,8 @@ class Registry:
         )
         self.vault = Vault(os.path.join(self.root, "vault"))
         self.catalog_path = os.path.join(self.root, "catalog")
-        self.lock = FileLock(os.path.join(self.root, ".lock"), timeout=lock_timeout)
+        self.lock_timeout = lock_timeout
+        self._lock: filelock.FileLock | None = None
         self._catalog: Catalog | None = None
         self._catalog_stamp: tuple[int, int, int] | None = None
         self._signer: Signer | None = None
@@ -130,6 +134,14 @@ class Registry:
             self._catalog_stamp = stamp
         return self._catalog
 
+    @property
+    def lock(self) -> filelock.FileLock:
+        """The writer lock (made on first use: reading commands never take it)."""
+        if self._lock is None:
+            path = os.path.join(self.root, ".lock")
+            self._lock = filelock.FileLock(path, timeout=self.lock_timeout)
+        return self._lock
+
     def signer(self) -> Signer:
         if self._signer is None:
             self._signer = self.keys.signer(INSTALLATION)
@@ -148,7 +160,7 @@ class Registry:
         """
         try:
             self.lock.acquire()
-        except Timeout as exc:
+        except filelock.Timeout as exc:
             raise RegistryLocked(f"{self.root} (waited {self.lock.timeout:.0f} s)") from exc
         except OSError as exc:
             raise RegistryNotWritable(f"{self.root}: {exc.strerror or exc}") from exc

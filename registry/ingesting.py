@@ -14,9 +14,8 @@ import contextlib
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ingest import MAX_PIXELS, EvidenceError, Extracted, Limits, extract_all, walk
 from registry.custody import (
@@ -34,6 +33,9 @@ from registry.session import Session
 from registry.similarity import MatchConfig, NearDuplicates
 from registry.store import RunStaging
 from registry.timeutil import normalise_instant
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
 
 DEFAULT_ACTOR = os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
 #: Records committed per lock hold; and at most this many seconds between commits.

@@ -8,7 +8,7 @@ import io
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ingest.hashes import hash_chunks, read_chunks
+from ingest.hashes import CHUNK, BackgroundHasher, hash_chunks, read_chunks
 
 
 def test_known_digests_of_abc() -> None:
@@ -25,3 +25,8 @@ def test_chunking_never_changes_the_digest(data: bytes, chunk: int) -> None:
     assert d.sha256 == hashlib.sha256(data).hexdigest()
     assert d.md5 == hashlib.md5(data).hexdigest()
     assert d.size == len(data)
+
+
+def test_background_hasher_gives_the_same_digests() -> None:
+    for data in (b"", b"abc", bytes(range(256)) * (CHUNK // 256 * 2 + 3)):
+        assert BackgroundHasher(data).digests() == hash_chunks([data])

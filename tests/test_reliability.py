@@ -270,7 +270,7 @@ def test_read_only_registry_is_a_clear_error(tmp_path: Path, monkeypatch) -> Non
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr("registry.core.FileLock.acquire", read_only)
+    monkeypatch.setattr("filelock.FileLock.acquire", read_only)
     proc_reg = Registry.open(reg.root)
     with pytest.raises(RegistryError, match="Read-only file system"):
         proc_reg.ingest([write_jpeg(tmp_path / "a.jpg", 1)])

@@ -6,7 +6,7 @@ content boxes inside borders and screenshots (``regions``), and 16x16 thumbnails
 from ingest.photo import features, regions
 from ingest.photo.exif import read_exif
 from ingest.photo.features import Features
-from ingest.photo.image import MAX_PIXELS, Decoded, decode_image
+from ingest.photo.image import MAX_PIXELS, Decoded, decode_image, pillow
 from ingest.photo.perceptual import DIHEDRAL, HASHERS, bits_to_hex, hash_picture, versions_tag
 from ingest.photo.thumb import parse_thumb, thumb_hex
 
@@ -21,6 +21,7 @@ __all__ = [
     "features",
     "hash_picture",
     "parse_thumb",
+    "pillow",
     "read_exif",
     "regions",
     "thumb_hex",

@@ -8,19 +8,23 @@ it into two dicts: ``raw`` (each tag as a capped, valid UTF-8 string) and ``norm
 
 from __future__ import annotations
 
+import functools
 import io
-import logging
 import os
 import re
 import stat
 from datetime import datetime, timedelta
 from fractions import Fraction
-from typing import Any, BinaryIO
-
-import exifread
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ingest.errors import MetadataError, NotAFile, UnreadableFile
+from ingest.lazy import lazy_import
 from ingest.record import display_path
+
+if TYPE_CHECKING:
+    import exifread
+else:
+    exifread = lazy_import("exifread")
 
 MAX_BYTES = 64 * 1024 * 1024
 MAX_VALUE_CHARS = 2_000
@@ -33,9 +37,6 @@ MAX_IO_CALLS = 200_000
 MAX_READ_BYTES = 16 * 1024 * 1024
 _OVER_BUDGET = "EXIF parser exceeded its work limit (looping or hostile metadata)"
 
-# exifread warns about every odd offset it skips; the caller learns about broken metadata
-# from our return value or MetadataError, not from stderr.
-logging.getLogger("exifread").setLevel(logging.ERROR)
 
 # Tags that hold binary blobs (vendor data, embedded files), never useful as text.
 # Thumbnails are not extracted at all, and exifread would return them as bytes.
@@ -143,7 +144,18 @@ def _load_tags(source: str | os.PathLike[str] | bytes) -> dict[str, Any]:
         os.close(fd)
 
 
+@functools.cache
+def _quiet_exifread() -> None:
+    # exifread warns about every odd offset it skips; the caller learns about broken
+    # metadata from our return value or MetadataError, not from stderr. (On first use:
+    # logging is one more import that commands which read no EXIF need not pay for.)
+    import logging
+
+    logging.getLogger("exifread").setLevel(logging.ERROR)
+
+
 def _parse(fh: BinaryIO, size: int) -> dict[str, Any]:
+    _quiet_exifread()
     outer = target = _GuardedReader(fh, size)
     try:
         tiff = _webp_tiff_payload(outer)

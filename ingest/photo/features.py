@@ -10,12 +10,19 @@ matched between a query and each candidate to verify it (``registry.similarity.p
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import cv2
-import numpy as np
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from ingest.errors import PictureTooSmall
+from ingest.lazy import lazy_import
+
+if TYPE_CHECKING:
+    import cv2
+    import numpy as np
+    from PIL import Image
+else:
+    cv2 = lazy_import("cv2")
+    np = lazy_import("numpy")
+    Image = lazy_import("PIL.Image")
 
 #: Descriptors stored per item in the index: enough to survive a 30 % crop.
 STORED_DESCRIPTORS = 64
@@ -78,9 +85,10 @@ def detect(picture: Image.Image | np.ndarray, n: int = QUERY_FEATURES) -> Featur
     keypoints, descriptors = orb.detectAndCompute(g, None)
     if descriptors is None or not keypoints:
         return Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), (width, height))
-    order = np.argsort([-k.response for k in keypoints], kind="stable")
-    points = np.array([keypoints[i].pt for i in order], np.float32)
-    return Features(points, descriptors[order], (width, height))
+    responses = np.fromiter((k.response for k in keypoints), np.float64, len(keypoints))
+    order = np.argsort(-responses, kind="stable")
+    points = cv2.KeyPoint_convert(keypoints).reshape(-1, 2)[order]
+    return Features(np.ascontiguousarray(points, np.float32), descriptors[order], (width, height))
 
 
 def spread(features: Features, n: int = STORED_DESCRIPTORS, grid: int = SPREAD_GRID) -> Features:

@@ -9,21 +9,23 @@ full decode of a camera photo and gives the same hashes within their noise.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import math
 import warnings
 from dataclasses import dataclass
-
-from PIL import Image, ImageFile, ImageOps
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from ingest.errors import CorruptMedia, TooLarge
+from ingest.lazy import lazy_import
 
-try:  # HEIC/HEIF support comes from the pillow-heif plugin.
-    import pillow_heif
-
-    pillow_heif.register_heif_opener()
-except ImportError:  # pragma: no cover - it is a declared dependency
-    pillow_heif = None
+if TYPE_CHECKING:
+    from PIL import Image, ImageFile, ImageOps
+else:
+    Image = lazy_import("PIL.Image")
+    ImageFile = lazy_import("PIL.ImageFile")
+    ImageOps = lazy_import("PIL.ImageOps")
 
 #: Longest side, in pixels, of the picture handed to the perceptual hashes (elongated
 #: pictures get the pixels of a 4:3 one instead, see ``fit_size``).
@@ -31,9 +33,20 @@ HASH_SIZE = 512
 #: Default refusal limit: images with more pixels are decompression bombs or absurd.
 MAX_PIXELS = 200_000_000
 
-# Our own pixel limit is checked before decoding; Pillow's is lifted so its warning
-# does not fire for images we have already accepted.
-Image.MAX_IMAGE_PIXELS = None
+
+@functools.cache
+def pillow() -> ModuleType:
+    """``PIL.Image``, set up for evidence (once, on first use): HEIC/HEIF opens (the
+    pillow-heif plugin) and Pillow's own pixel limit is lifted, so its warning does not
+    fire for images we have already accepted (our limit is checked before decoding)."""
+    try:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    except ImportError:  # pragma: no cover - it is a declared dependency
+        pass
+    Image.MAX_IMAGE_PIXELS = None
+    return Image
 
 
 @dataclass
@@ -73,6 +86,7 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS, size: int = HASH_
         TooLarge: The header declares more than ``max_pixels`` pixels.
         CorruptMedia: The image cannot be decoded at all.
     """
+    pillow()
     try:
         im = Image.open(io.BytesIO(data))
         width, height = im.size

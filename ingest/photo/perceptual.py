@@ -17,16 +17,24 @@ values' bits.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cv2
-import imagehash
-import numpy as np
-import pdqhash
-from PIL import Image
-
+from ingest.lazy import lazy_import
 from ingest.photo import features, regions
 from ingest.photo.thumb import thumb_hex
+
+if TYPE_CHECKING:
+    import cv2
+    import imagehash
+    import numpy as np
+    import pdqhash
+    from PIL import Image
+else:
+    cv2 = lazy_import("cv2")
+    imagehash = lazy_import("imagehash")
+    np = lazy_import("numpy")
+    pdqhash = lazy_import("pdqhash")
+    Image = lazy_import("PIL.Image")
 
 Hash = dict[str, Any]
 

@@ -17,10 +17,17 @@ Boxes are ``(x0, y0, x1, y1)`` fractions of the picture's width and height.
 
 from __future__ import annotations
 
-import numpy as np
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from ingest.errors import PictureTooSmall
+from ingest.lazy import lazy_import
+
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image
+else:
+    np = lazy_import("numpy")
+    Image = lazy_import("PIL.Image")
 
 Box = tuple[float, float, float, float]
 FULL: Box = (0.0, 0.0, 1.0, 1.0)
@@ -52,10 +59,21 @@ def _small(picture: Image.Image) -> np.ndarray:
 
 
 def _differs(arr: np.ndarray) -> np.ndarray:
-    """Pixels that differ from the background colour (the median colour of the edges)."""
+    """Pixels that differ from the background colour (the median colour of the edges):
+    some channel is more than ``COLOUR_TOLERANCE`` from it."""
     edges = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])
     background = np.median(edges, axis=0)
-    return np.abs(arr - background).max(axis=2) > COLOUR_TOLERANCE
+    # |value - median| > tolerance, in integers: a median of integers is a whole or a
+    # half number, so twice it is whole and the test is exact (and several times faster
+    # than in floating point, per channel rather than with a max over the last axis).
+    twice = (2 * background).astype(np.int16)
+    doubled = 2 * arr
+    out = np.zeros(arr.shape[:2], bool)
+    for c in range(arr.shape[2]):
+        channel = doubled[:, :, c]
+        out |= channel > twice[c] + 2 * COLOUR_TOLERANCE
+        out |= channel < twice[c] - 2 * COLOUR_TOLERANCE
+    return out
 
 
 def _as_box(x0: int, y0: int, x1: int, y1: int, width: int, height: int) -> Box | None:

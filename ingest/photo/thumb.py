@@ -12,8 +12,17 @@ does not matter.
 
 from __future__ import annotations
 
-import cv2
-import numpy as np
+from typing import TYPE_CHECKING
+
+from ingest.lazy import lazy_import
+
+if TYPE_CHECKING:
+    import cv2
+    import numpy as np
+else:
+    cv2 = lazy_import("cv2")
+    np = lazy_import("numpy")
+
 
 #: Side of the thumbnail, in pixels (the picture is squeezed to a square, as PDQ does).
 SIZE = 16

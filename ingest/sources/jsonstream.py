@@ -9,12 +9,17 @@ entries that an importer never looks at; ``ijson`` events let us skip them.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO
-
-import ijson
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ingest.errors import UnreadableExport
+from ingest.lazy import lazy_import
+
+if TYPE_CHECKING:
+    import ijson
+else:
+    ijson = lazy_import("ijson")
 
 #: Decides whether a map member is built, given its path from the value being built:
 #: its keys, with ``"*"`` for the items of an array (``("requested_downloads", "*",
@@ -49,14 +54,16 @@ def open_json(path: str) -> Iterator[BinaryIO]:
         yield f
 
 
-#: The pure-Python parser: sidecars are small, and unlike yajl it reads integers of any
+# The pure-Python parser: sidecars are small, and unlike yajl it reads integers of any
 #: size (a tool may write a 20-digit id or date; yajl would call the file unreadable).
-_PARSER = ijson.get_backend("python")
+@functools.cache
+def _parser() -> Any:
+    return ijson.get_backend("python")
 
 
 def _events(f: BinaryIO) -> Iterator[tuple[str, Any]]:
     try:
-        yield from _PARSER.basic_parse(f, use_float=True)
+        yield from _parser().basic_parse(f, use_float=True)
     except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UnreadableExport(f"not valid JSON ({first})") from None

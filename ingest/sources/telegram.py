@@ -14,9 +14,7 @@ import time
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
-from typing import Any
-
-import ijson
+from typing import TYPE_CHECKING, Any
 
 from ingest.errors import (
     EvidenceError,
@@ -29,6 +27,7 @@ from ingest.errors import (
     UnreadableExport,
     UnsafeReference,
 )
+from ingest.lazy import lazy_import
 from ingest.sources.model import MAX_TEXT, Document, MediaRef, Options, inside
 from ingest.sources.telegram_format import (
     HEAD_SIZE,
@@ -47,6 +46,11 @@ from ingest.sources.telegram_format import (
     sniff,
     to_int,
 )
+
+if TYPE_CHECKING:
+    import ijson
+else:
+    ijson = lazy_import("ijson")
 
 __all__ = ["FORMAT", "KIND", "MIME", "TelegramSource"]
 

@@ -40,13 +40,17 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, BinaryIO
-
-import ijson
-from ijson.common import ObjectBuilder
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ingest.errors import EvidenceError, ImplausibleDate, MalformedRecord, TimeWithoutOffset
+from ingest.lazy import lazy_import
 from ingest.sources.model import MAX_TEXT
+
+if TYPE_CHECKING:
+    import ijson
+    from ijson.common import ObjectBuilder
+else:
+    ijson = lazy_import("ijson")
 
 __all__ = [
     "EARLIEST",
@@ -427,7 +431,7 @@ def messages(events: Iterator[tuple[str, str, Any]]) -> Iterator[tuple[Chat, int
                     builder, position = None, position + 1
         elif prefix in _ITEMS:
             if event in _STARTS:
-                builder, depth = ObjectBuilder(), 1
+                builder, depth = ijson.common.ObjectBuilder(), 1
                 builder.event(event, value)
             elif event not in _ENDS:
                 yield chat, position, value

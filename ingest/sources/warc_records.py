@@ -41,10 +41,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from typing import IO, Any, Protocol
-
-from PIL import Image
-from warcio.archiveiterator import ArchiveIterator
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from ingest.errors import (
     ArchiveHashMismatch,
@@ -56,6 +53,8 @@ from ingest.errors import (
     UnreadableExport,
     UnsupportedType,
 )
+from ingest.lazy import lazy_import
+from ingest.photo import pillow
 from ingest.sniff import HEAD_SIZE, sniff
 from ingest.sources.model import Document, MediaRef
 from ingest.sources.warc_captures import Captures, Origin, remove
@@ -69,6 +68,11 @@ from ingest.sources.warc_fields import (
     warning,
 )
 from ingest.sources.warc_resync import resync
+
+if TYPE_CHECKING:
+    import warcio.archiveiterator as archiveiterator
+else:
+    archiveiterator = lazy_import("warcio.archiveiterator")
 
 #: Images smaller than this on either side are tracking pixels or spacers.
 MIN_SIDE = 16
@@ -192,7 +196,7 @@ class _Reader:
         """The references of the records from the stream's position on (the first
         ``skip`` records are passed over); the offset of the record that broke the
         reading (None when it reached the end; ``_WHOLE_GZIP`` for one gzip stream)."""
-        records = ArchiveIterator(stream, check_digests=True)
+        records = archiveiterator.ArchiveIterator(stream, check_digests=True)
         # A response's reference waits for the next record: the request paired with it
         # (and its Referer) usually comes right after it.
         pending: list[tuple[MediaRef, Capture]] = []
@@ -454,7 +458,7 @@ def _tiny(path: str) -> bool:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # DecompressionBombWarning: nothing is decoded
-            with Image.open(path) as image:
+            with pillow().open(path) as image:
                 width, height = image.size
     except Exception:  # a header PIL cannot read: the registry decides later
         return False

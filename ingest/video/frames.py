@@ -23,16 +23,22 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
-
-import cv2
-import numpy as np
-import pdqhash
+from typing import TYPE_CHECKING, Any
 
 from ingest.errors import EvidenceError, FrameDecodeErrors, LowFrameRate
+from ingest.lazy import lazy_import
 from ingest.photo import bits_to_hex, thumb_hex
 from ingest.video.letterbox import Crop, find_crop
 from ingest.video.sampling import FrameOptions, SampledFrame, Sampling, sample_frames
+
+if TYPE_CHECKING:
+    import cv2
+    import numpy as np
+    import pdqhash
+else:
+    cv2 = lazy_import("cv2")
+    np = lazy_import("numpy")
+    pdqhash = lazy_import("pdqhash")
 
 __all__ = [
     "FrameDecodeErrors",
@@ -160,7 +166,7 @@ def pdq_frame(gray: np.ndarray) -> dict[str, Any]:
 
 
 # Sign of each DCT basis function under a flip: odd frequencies change sign.
-_PARITY = np.where(np.arange(16) % 2, -1.0, 1.0)
+_PARITY = tuple(-1.0 if i % 2 else 1.0 for i in range(16))
 
 
 def dihedral_bits(dct: Any) -> np.ndarray:
@@ -173,9 +179,10 @@ def dihedral_bits(dct: Any) -> np.ndarray:
         An 8x256 array of 0/1 bits: a coefficient above its variant's median is a 1.
     """
     d = np.asarray(dct, np.float64).reshape(16, 16)
-    mirrored = d * _PARITY[None, :]  # left-right
-    flipped = d * _PARITY[:, None]  # upside down
-    both = mirrored * _PARITY[:, None]  # turned half way
+    parity = np.array(_PARITY)
+    mirrored = d * parity[None, :]  # left-right
+    flipped = d * parity[:, None]  # upside down
+    both = mirrored * parity[:, None]  # turned half way
     # identity, rotate90, rotate180, rotate270, flip_x, flip_y, flip_plus1, flip_minus1
     stack = np.stack([d, mirrored.T, both, flipped.T, flipped, mirrored, d.T, both.T])
     stack = stack.reshape(8, 256)

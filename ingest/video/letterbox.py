@@ -15,8 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+from ingest.lazy import lazy_import
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_import("numpy")
+
 
 #: Grey levels a pixel may differ from its row's colour. Bars are flat synthetic colour, so
 #: this is small: textured picture edges (asphalt, foliage) must not pass for a bar.

@@ -14,13 +14,15 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-
-import av
-from av.sidedata.sidedata import Type as SideDataType
-from av.stream import Disposition
+from typing import TYPE_CHECKING, Any
 
 from ingest.errors import CorruptMedia, EvidenceError, NotAFile, UnreadableFile
+from ingest.lazy import lazy_import
+
+if TYPE_CHECKING:
+    import av
+else:
+    av = lazy_import("av")
 
 MAX_TAGS = 500
 MAX_TAG_CHARS = 2000
@@ -152,7 +154,9 @@ def _sexagesimal(token: str, degree_digits: int) -> float | None:
 def _read(path: str) -> VideoInfo:
     with av.open(path, metadata_errors="ignore", options=_OPEN_OPTIONS, timeout=_TIMEOUT) as c:
         # Cover art in audio files is a video stream too; it is not footage.
-        videos = [s for s in c.streams.video if not s.disposition & Disposition.attached_pic]
+        videos = [
+            s for s in c.streams.video if not s.disposition & av.stream.Disposition.attached_pic
+        ]
         if not videos:
             raise CorruptMedia("no video stream")
         video = videos[0]
@@ -244,7 +248,9 @@ def _display_rotation(c: av.container.InputContainer, video: av.VideoStream) -> 
             return None
         if not frames:
             return None
-        if not any(sd.type == SideDataType.DISPLAYMATRIX for sd in frames[0].side_data):
+        if not any(
+            sd.type == av.sidedata.sidedata.Type.DISPLAYMATRIX for sd in frames[0].side_data
+        ):
             return _NO_MATRIX
         # frame.rotation is counter-clockwise; the legacy ``rotate`` tag and phones use
         # clockwise, so the record keeps clockwise.

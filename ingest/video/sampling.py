@@ -12,14 +12,19 @@ import math
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
-
-import av
-import cv2
-import numpy as np
-from av.stream import Disposition
+from typing import TYPE_CHECKING, Any
 
 from ingest.errors import CorruptMedia, NotAFile, UnreadableFile
+from ingest.lazy import lazy_import
+
+if TYPE_CHECKING:
+    import av
+    import cv2
+    import numpy as np
+else:
+    av = lazy_import("av")
+    cv2 = lazy_import("cv2")
+    np = lazy_import("numpy")
 
 #: Pixel formats whose first plane is 8-bit luma: read it directly, without a conversion.
 _LUMA_FIRST = frozenset(
@@ -136,7 +141,9 @@ def sample_frames(
         raise CorruptMedia(_one_line(exc)) from exc
     with container:
         videos = [
-            s for s in container.streams.video if not s.disposition & Disposition.attached_pic
+            s
+            for s in container.streams.video
+            if not s.disposition & av.stream.Disposition.attached_pic
         ]
         if not videos:
             raise CorruptMedia("no video stream")

@@ -100,13 +100,7 @@ def ingest(
     reg = _open(ctx, create=True, actor=actor)
     counts = {"new": 0, "known": 0, "error": 0}
     incomplete = 0
-    # A bar only where someone watches: never into logs or pipes.
-    show_bar = sys.stderr.isatty()
-    from tqdm import tqdm
-
-    with tqdm(
-        unit="file", desc="ingest", disable=not show_bar, delay=1.0, file=sys.stderr, leave=False
-    ) as bar:
+    with _progress_bar() as bar:
         limits = Limits(seconds=time_limit, max_pixels=max_pixels)
         for result in reg.iter_ingest(
             paths, sub, config=thresholds, workers=workers, isolate=True, limits=limits
@@ -125,7 +119,7 @@ def ingest(
                     line += f"\n       near-duplicate of {m['sha256'][:16]}  {_match_summary(m)}"
                 for w in result.failed_steps:
                     line += f"\n       step failed: {w['step']}: {w['message']}"
-            bar.clear() if not bar.disable else None
+            bar.clear()
             click.echo(line)
     partly = f", {incomplete} stored with a failed step" if incomplete else ""
     click.echo(
@@ -135,6 +129,32 @@ def ingest(
     )
     if counts["error"] or incomplete:
         sys.exit(1)
+
+
+class _NoBar:
+    """What ``ingest`` asks of a progress bar, doing nothing."""
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n: int = 1) -> None:
+        return None
+
+    def clear(self) -> None:
+        return None
+
+
+def _progress_bar() -> Any:
+    """A bar only where someone watches (a terminal), never into logs or pipes; without
+    one, tqdm is not even imported."""
+    if not sys.stderr.isatty():
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(unit="file", desc="ingest", delay=1.0, file=sys.stderr, leave=False)
 
 
 @cli.command()

@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from registry.custody.events import KEY_CREATED, REGISTRY_CREATED, key_created
 from registry.custody.keys import Signer
 from registry.errors import KeyExists
@@ -39,7 +37,7 @@ def create_actor_key(reg: Session, actor: str) -> dict[str, Any]:
     with reg.writing(actor):
         if os.path.exists(path):
             raise KeyExists(actor)
-        signer = Signer(actor, Ed25519PrivateKey.generate())
+        signer = Signer.generate(actor)
         keys.publish(signer)
         pem = keys.public_pem(signer.id).decode("ascii")
         # Logged before the private key is stored, so the installation key signs it.

@@ -16,15 +16,24 @@ import base64
 import hashlib
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
-
+from ingest import lazy_import
 from registry.fsutil import atomic_write
+
+if TYPE_CHECKING:
+    from cryptography import exceptions
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+else:
+    # Signing and checking signatures only: listing or showing items needs neither.
+    exceptions = lazy_import("cryptography.exceptions")
+    serialization = lazy_import("cryptography.hazmat.primitives.serialization")
+    ed25519 = lazy_import("cryptography.hazmat.primitives.asymmetric.ed25519")
 
 INSTALLATION = "installation"
 ACTORS = "actors"
@@ -41,6 +50,11 @@ class Signer:
 
     name: str
     key: Ed25519PrivateKey
+
+    @classmethod
+    def generate(cls, name: str) -> Signer:
+        """A new key pair named ``name``."""
+        return cls(name, ed25519.Ed25519PrivateKey.generate())
 
     @property
     def id(self) -> str:
@@ -63,7 +77,7 @@ class KeyRing:
         path = path or os.path.join(self.folder, f"{_safe(name)}.key")
         if os.path.exists(path):
             raise FileExistsError(path)
-        signer = Signer(name, Ed25519PrivateKey.generate())
+        signer = Signer.generate(name)
         self.publish(signer)
         self.store(signer, path)
         return signer
@@ -93,7 +107,7 @@ class KeyRing:
         """Load the private key ``name``."""
         with open(path or os.path.join(self.folder, f"{_safe(name)}.key"), "rb") as fh:
             private = serialization.load_pem_private_key(fh.read(), password=None)
-        if not isinstance(private, Ed25519PrivateKey):
+        if not isinstance(private, ed25519.Ed25519PrivateKey):
             raise ValueError(f"{name} is not an Ed25519 key")
         return Signer(name, private)
 
@@ -140,7 +154,9 @@ class KeyRing:
             except (OSError, ValueError):
                 found[name[:-4]] = None
                 continue
-            found[name[:-4]] = key_id(public) if isinstance(public, Ed25519PublicKey) else None
+            found[name[:-4]] = (
+                key_id(public) if isinstance(public, ed25519.Ed25519PublicKey) else None
+            )
         return found
 
     def has(self, name: str) -> bool:
@@ -160,7 +176,7 @@ class KeyRing:
                             public = serialization.load_pem_public_key(fh.read())
                         except ValueError:
                             continue
-                    if isinstance(public, Ed25519PublicKey) and key_id(public) == name[:-4]:
+                    if isinstance(public, ed25519.Ed25519PublicKey) and key_id(public) == name[:-4]:
                         keys[name[:-4]] = public
             self._public = keys
         return self._public
@@ -171,7 +187,7 @@ class KeyRing:
             return False
         try:
             public.verify(base64.b64decode(signature), message)
-        except (InvalidSignature, ValueError):
+        except (exceptions.InvalidSignature, ValueError):
             return False
         return True
 

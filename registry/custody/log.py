@@ -23,10 +23,10 @@ rebuilt from it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
-import socket
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -39,7 +39,15 @@ from registry.fsutil import append_durable, atomic_write, pause_point
 from registry.version import TOOL_NAME, __version__
 
 GENESIS = "0" * 64
-_HOST = socket.gethostname()
+
+
+@functools.cache
+def _host() -> str:
+    import socket  # on first use: reading commands write no entry
+
+    return socket.gethostname()
+
+
 #: Arguments recorded per entry are cut to this many characters in all (an ingest of a
 #: shell glob can name thousands of files; each entry need not repeat them all).
 MAX_ARGS_CHARS = 4096
@@ -262,7 +270,7 @@ class CustodyLog:
                 "sha256": event.get("sha256"),
                 "details": event.get("details") or {},
                 "tool": {"name": TOOL_NAME, "version": __version__},
-                "host": _HOST,
+                "host": _host(),
                 **({"args": args} if args is not None else {}),
                 "prev": prev,
                 "key": by.id,

@@ -11,10 +11,14 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+from typing import TYPE_CHECKING
 
-from PIL import Image
+from ingest import EvidenceError, decode_image, lazy_import
 
-from ingest import EvidenceError, decode_image
+if TYPE_CHECKING:
+    from PIL import Image
+else:
+    Image = lazy_import("PIL.Image")
 
 #: Longest side of a thumbnail, in pixels.
 THUMB_SIZE = 240

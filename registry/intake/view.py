@@ -21,9 +21,7 @@ import contextlib
 import json
 import os
 from collections import OrderedDict
-from typing import Any
-
-from PIL import Image
+from typing import TYPE_CHECKING, Any
 
 from ingest import EvidenceError, Extracted, decode_image
 from registry.custody import HASHES_UPDATED, METADATA_EXTRACTED, CustodyLog, KeyRing
@@ -36,6 +34,9 @@ from registry.similarity import (
     find_matches,
 )
 from registry.store import Vault
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 FEED_FILE = os.path.join("index", "feed.json")
 

@@ -28,11 +28,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ingest import DIHEDRAL
+from ingest import DIHEDRAL, lazy_import
 from registry.similarity.frames import (
     BITS,
     TRANSFORM_NAMES,
@@ -44,6 +42,11 @@ from registry.similarity.frames import (
 )
 from registry.similarity.refine import refine_offset
 from registry.similarity.stills import StillMatch, matchable_frames, still_in_video
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_import("numpy")
 
 __all__ = [
     "TRANSFORM_NAMES",

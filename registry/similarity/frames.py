@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from ingest import DIHEDRAL, lazy_import, parse_thumb
 
-from ingest import DIHEDRAL, parse_thumb
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_import("numpy")
 
 #: What each dihedral variant means as an edit, said of the query relative to the match.
 TRANSFORM_NAMES = {

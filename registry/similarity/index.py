@@ -27,10 +27,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from ingest import lazy_import
 from registry.similarity import index_cache
 from registry.similarity.orb_index import (
     CODE_BYTES,
@@ -40,6 +39,11 @@ from registry.similarity.orb_index import (
     distances,
 )
 from registry.similarity.pdq_index import FlipIndex
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_import("numpy")
 
 #: Bump when the layout of the cache changes.
 CACHE_VERSION = 4

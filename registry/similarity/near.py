@@ -17,9 +17,7 @@ import contextlib
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Protocol
-
-from PIL import Image
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ingest import (
     EvidenceError,
@@ -38,6 +36,9 @@ from registry.similarity.photo import Match, Query, find_matches
 from registry.similarity.verification import Side
 from registry.similarity.video import video_matches
 from registry.similarity.window import Window
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 #: Prepared candidate pictures kept in memory (each ~0.3 MB).
 PICTURE_CACHE = 64

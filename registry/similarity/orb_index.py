@@ -16,8 +16,15 @@ near-duplicate index use.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+from ingest import lazy_import
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_import("numpy")
+
 
 CODE_BYTES = 32
 #: Rows compared per numpy step in the exhaustive search (bounds temporary memory).

@@ -31,16 +31,20 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from PIL import Image
-
-from ingest import DIHEDRAL, regions
+from ingest import DIHEDRAL, lazy_import, regions
 from ingest import features as feat
 from registry.similarity.config import MatchConfig
 from registry.similarity.index import NearDupIndex, PdqHit, parse_hex
 from registry.similarity.verification import ENLARGE_TO, Side, Verification, verify
+
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image
+else:
+    np = lazy_import("numpy")
+    Image = lazy_import("PIL.Image")
 
 #: The transform (registered copy -> query) when query variant ``k`` matched: the
 #: variant undoes the transform, so this is its inverse.

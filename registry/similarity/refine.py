@@ -21,10 +21,15 @@ match. Without thumbnails (frames hashed before they were stored) nothing change
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import numpy as np
-
+from ingest import lazy_import
 from registry.similarity.frames import FrameSeq
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_import("numpy")
 
 #: Mean PDQ distance (bits) by which another offset may trail the one found and still be
 #: a tie: the noise of re-encoded frames' hashes, well under what moving content changes.

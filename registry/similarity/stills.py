@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ingest import DIHEDRAL, parse_thumb
+from ingest import DIHEDRAL, lazy_import, parse_thumb
 from registry.similarity.frames import (
     BITS,
     FrameInput,
@@ -24,6 +22,11 @@ from registry.similarity.frames import (
     transform_name,
 )
 from registry.similarity.refine import orient, rank_still
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_import("numpy")
 
 #: PDQ distance (bits) within which frames tie with the closest one for a photo: the
 #: noise of a JPEG export or a screenshot of a frame.

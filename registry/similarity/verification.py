@@ -7,15 +7,22 @@ block by block. ``verify`` decides; ``Side`` is a picture prepared for it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-
-import cv2
-import numpy as np
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from ingest import features as feat
-from ingest import regions
+from ingest import lazy_import, regions
 from registry.similarity.config import MatchConfig
+
+if TYPE_CHECKING:
+    import cv2
+    import numpy as np
+    from PIL import Image
+else:
+    cv2 = lazy_import("cv2")
+    np = lazy_import("numpy")
+    Image = lazy_import("PIL.Image")
 
 
 @dataclass
@@ -70,7 +77,11 @@ class Verification:
     reason: str = ""
 
 
-_MATCHER = cv2.BFMatcher(cv2.NORM_HAMMING)
+@functools.cache
+def _matcher() -> cv2.BFMatcher:
+    return cv2.BFMatcher(cv2.NORM_HAMMING)
+
+
 #: Agreement is measured on blocks of this many pixels (of the ~512 px pictures).
 BLOCK = 16
 #: A block agrees when its normalised cross-correlation exceeds this.
@@ -86,7 +97,7 @@ MIN_BLOCK_STD = 6.0
 def _fit(query: Side, other: Side, ratio: float) -> tuple[np.ndarray, int] | None:
     if len(query.features) < 8 or len(other.features) < 8:
         return None
-    pairs = _MATCHER.knnMatch(query.features.descriptors, other.features.descriptors, k=2)
+    pairs = _matcher().knnMatch(query.features.descriptors, other.features.descriptors, k=2)
     good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < ratio * p[1].distance]
     if len(good) < 6:
         return None

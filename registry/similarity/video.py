@@ -12,13 +12,17 @@ which give the matched segments. Results have the fields of ``neardup.found`` pl
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from ingest import lazy_import
 from registry.similarity.align import align
 from registry.similarity.index import NearDupIndex, parse_hex
 from registry.similarity.stills import matchable_frames, still_in_video
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_import("numpy")
 
 #: Bits a photo may differ from a stored frame to make a candidate (verified after).
 CANDIDATE_DISTANCE = 40
