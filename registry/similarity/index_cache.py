@@ -16,11 +16,15 @@ import json
 import os
 import shutil
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from ingest import lazy_import
 from registry.fsutil import atomic_write, fsync_dir
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_import("numpy")
 
 
 def _folder(manifest: str, token: str) -> str:

@@ -13,14 +13,19 @@ buckets of N / 65,536 rows: sub-linear, against the exhaustive scan's N.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-
+from ingest import lazy_import
 from registry.similarity.orb_index import BUCKETS, CODE_BYTES, pair_distances
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_import("numpy")
 
 CHUNKS = 16
 #: The one-bit neighbours of a chunk value (and the value itself).
-PROBES = np.array([0] + [1 << b for b in range(16)], np.int64)
+PROBES = (0, *(1 << b for b in range(16)))
 #: Every row within this distance is found (see module doc).
 GUARANTEED = 2 * CHUNKS - 1
 
@@ -53,7 +58,7 @@ class FlipIndex:
         """Pairs (query, row, distance) within ``max_distance`` among the first ``n``
         rows of ``codes``, each once: all of them up to ``GUARANTEED`` bits."""
         value = np.ascontiguousarray(queries).view(np.uint16).astype(np.int64)
-        probe = value[:, :, None] ^ PROBES  # Q × 16 × 17
+        probe = value[:, :, None] ^ np.array(PROBES, np.int64)  # Q × 16 × 17
         chunk = np.arange(CHUNKS)[None, :, None]
         lo = self.starts[chunk, probe].astype(np.int64)
         count = (self.starts[chunk, probe + 1] - lo).ravel()
