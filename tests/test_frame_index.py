@@ -100,3 +100,12 @@ def test_bulk_parsing_gives_what_one_frame_at_a_time_gives() -> None:
     )
     assert seq.thumbs is not None and seq.thumbs[0, 0, 0] == 15
     assert not frame_sequence(frames, variants=False).bits[1:].any()
+
+
+def test_photos_added_after_the_first_search_are_found() -> None:
+    rng = np.random.default_rng(7)
+    index = _index(rng, videos=3, frames=10, photos=0)
+    FrameIndex.of(index)
+    code = rng.integers(0, 256, (1, 32), dtype=np.uint8)
+    index.add("e" * 64, [{"alg": "pdq", "hex": code[0].tobytes().hex(), "quality": 90}])
+    assert FrameIndex.of(index).nearest(code, 64) == {3: 0}

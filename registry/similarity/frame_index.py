@@ -77,17 +77,22 @@ class FrameIndex:
         frame = self.index.pdq_kind[self.synced :] == FRAME
         self.pending = np.concatenate([self.pending, new[frame]])
         self.others = np.concatenate([self.others, new[~frame]])
-        rows = new[frame]
+        self._group(new[frame])
+        self.synced = n
+        self._last = pdq[n - 1].tobytes()
+        if len(self.pending) > PENDING_LIMIT:
+            self._sort()
+
+    def _group(self, rows: np.ndarray) -> None:
+        """Add frame rows to their items' lists."""
+        if not len(rows):
+            return
         owners = self.index.pdq_owner[rows]
         order = np.argsort(owners, kind="stable")
         keys, firsts = np.unique(owners[order], return_index=True)
         for owner, group in zip(keys.tolist(), np.split(rows[order], firsts[1:]), strict=True):
             had = self.by_owner.get(owner)
             self.by_owner[owner] = group if had is None else np.concatenate([had, group])
-        self.synced = n
-        self._last = pdq[n - 1].tobytes()
-        if len(self.pending) > PENDING_LIMIT:
-            self._sort()
 
     def _sort(self) -> None:
         rows = np.concatenate([self.sorted_rows, self.pending])
