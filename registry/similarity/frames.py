@@ -79,7 +79,10 @@ FrameInput = Mapping[str, Any] | Sequence[Any]
 
 
 def frame_sequence(
-    frames: Iterable[FrameInput] | FrameSeq, duration_s: float | None = None
+    frames: Iterable[FrameInput] | FrameSeq,
+    duration_s: float | None = None,
+    *,
+    variants: bool = True,
 ) -> FrameSeq:
     """Normalise frame hashes into a ``FrameSeq`` sorted by time.
 
@@ -88,6 +91,8 @@ def frame_sequence(
             "thumb", "t"}``; records of other algorithms or without ``"t"`` are skipped) or
             tuples ``(t, hex, quality, dihedral, thumb)`` (the last ones optional).
         duration_s: The video's duration, for the shares.
+        variants: Parse the dihedral variants too (a candidate that is aligned with a
+            query, or searched for a still, is only ever used as it is).
 
     Raises:
         ValueError: A hash is not 64 hex digits, or a thumbnail not 512.
@@ -109,22 +114,39 @@ def frame_sequence(
     bits = np.zeros((len(DIHEDRAL), n, BITS), np.float32)
     has = np.zeros(len(DIHEDRAL), bool)
     has[0] = True
-    complete = [True] * len(DIHEDRAL)
-    for i, (_, hexa, _, dihedral, _) in enumerate(rows):
-        bits[0, i] = signs(hexa)
-        variants = list(dihedral or [])
-        for k in range(1, len(DIHEDRAL)):
-            if k < len(variants) and variants[k]:
-                bits[k, i] = signs(variants[k])
-            else:
-                complete[k] = False
-    has[1:] = [bool(n) and complete[k] for k in range(1, len(DIHEDRAL))]
+    if n:
+        bits[0] = _signs_of([r[1] for r in rows])
+    for k in range(1, len(DIHEDRAL) if variants else 1):
+        # Parsed in one step per variant (a frame at a time was most of a query's time).
+        found = [(i, r[3][k]) for i, r in enumerate(rows) if r[3] and k < len(r[3]) and r[3][k]]
+        if found:
+            bits[k, [i for i, _ in found]] = _signs_of([h for _, h in found])
+        has[k] = bool(n) and len(found) == n
     times = np.array([float(r[0]) for r in rows], np.float64)
     quality = np.array([100 if r[2] is None else int(r[2]) for r in rows], np.int32)
     thumbs = None
     if n and all(r[4] for r in rows):
-        thumbs = np.stack([parse_thumb(r[4]) for r in rows])
+        thumbs = _thumbs_of([r[4] for r in rows])
     return FrameSeq(times, quality, bits, has, duration_s, thumbs)
+
+
+def _signs_of(hexes: list[str]) -> np.ndarray:
+    """``signs`` of many hashes at once (the same values and errors)."""
+    for hexa in hexes:
+        if len(hexa) != BITS // 4:
+            signs(hexa)  # raises the error a single hash gets
+    raw = np.frombuffer(bytes.fromhex("".join(hexes)), np.uint8).reshape(len(hexes), -1)
+    return np.unpackbits(raw, axis=1).astype(np.float32) * 2 - 1
+
+
+def _thumbs_of(hexes: list[str]) -> np.ndarray:
+    """``parse_thumb`` of many thumbnails at once (the same values and errors)."""
+    side = parse_thumb(hexes[0]).shape[0]
+    for hexa in hexes:
+        if len(hexa) != side * side * 2:
+            parse_thumb(hexa)  # raises the error a single thumbnail gets
+    raw = np.frombuffer(bytes.fromhex("".join(hexes)), np.uint8)
+    return raw.reshape(len(hexes), side, side).astype(np.float32)
 
 
 def signs(hexa: str) -> np.ndarray:

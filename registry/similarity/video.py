@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from ingest import lazy_import
 from registry.similarity.align import align
+from registry.similarity.frame_index import FrameIndex
+from registry.similarity.frames import frame_sequence
 from registry.similarity.index import NearDupIndex, parse_hex
 from registry.similarity.stills import matchable_frames, still_in_video
 
@@ -64,11 +66,17 @@ def _codes(records: list[dict[str, Any]], variants: Iterable[int]) -> np.ndarray
 def _candidates(
     index: NearDupIndex, codes: np.ndarray, exclude: set[str], frames_only: bool, reach: int
 ) -> list[str]:
-    """Items with a stored PDQ row within reach of any query code, closest first."""
+    """Items with a stored PDQ row within reach of any query code, closest first.
+
+    A photo's few codes are searched exhaustively among the frames; a video's many are
+    looked up in the frame multi-index (``frame_index``).
+    """
     best: dict[int, int] = {}
-    for start in range(0, len(codes), QUERY_CHUNK):
+    if not frames_only:
+        best = FrameIndex.of(index).nearest(codes, reach)
+    for start in range(0, len(codes) if frames_only else 0, QUERY_CHUNK):
         for hit in index.search_pdq(codes[start : start + QUERY_CHUNK], reach):
-            if frames_only and not np.isfinite(index.pdq_t[hit.row]):
+            if not np.isfinite(index.pdq_t[hit.row]):
                 continue
             if hit.distance < best.get(hit.owner, 1 << 30):
                 best[hit.owner] = hit.distance
@@ -101,22 +109,26 @@ def video_matches(
         query = matchable_frames(frames)[:MAX_QUERY_FRAMES]
         if not query:
             return []
+        # Parsed once, not once per candidate.
+        seq = frame_sequence(frames, duration_s)
         for sha in _candidates(
             index, _codes(query, FRAME_VARIANTS), skip, False, VIDEO_CANDIDATE_DISTANCE
         ):
             doc = lookup(sha) or {}
             if doc.get("media_type") == "video":
                 found = align(
-                    frames,
-                    frame_hashes(doc.get("hashes") or []),
-                    query_duration_s=duration_s,
-                    candidate_duration_s=doc.get("duration_s"),
+                    seq,
+                    frame_sequence(
+                        frame_hashes(doc.get("hashes") or []),
+                        doc.get("duration_s"),
+                        variants=False,
+                    ),
                 )
                 if found is not None:
                     out.append({"sha256": sha, **found.details()})
             elif doc.get("media_type") == "image":
                 photo = photo_pdq(doc.get("hashes") or [])
-                stills = still_in_video(photo, frames) if photo else []
+                stills = still_in_video(photo, seq) if photo else []
                 if stills:
                     out.append({"sha256": sha, **stills[0].details(photo_is_query=False)})
     elif media_type == "image":
@@ -128,7 +140,8 @@ def video_matches(
             doc = lookup(sha) or {}
             if doc.get("media_type") != "video":
                 continue
-            stills = still_in_video(photo, frame_hashes(doc.get("hashes") or []))
+            frames = frame_sequence(frame_hashes(doc.get("hashes") or []), variants=False)
+            stills = still_in_video(photo, frames)
             if stills:
                 out.append({"sha256": sha, **stills[0].details(photo_is_query=True)})
     return sorted(out, key=lambda m: -float(m.get("score") or 0))
