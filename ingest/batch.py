@@ -28,7 +28,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ingest.errors import EvidenceError, TimeLimit, WorkerCrashed
-from ingest.extraction import extract, rehash_image, rehash_video
+from ingest.extraction import extract, rehash_image, rehash_video, warm_up
 from ingest.photo import MAX_PIXELS
 from ingest.record import Extracted, display_path
 from ingest.walk import WalkEntry
@@ -90,6 +90,12 @@ def _worker(conn: Connection, limits: Limits, job: Job) -> None:
     if limits.memory_bytes:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+    # Load the decoders before the first file, so that their import is not counted
+    # against that file's time limit (the parent waits for this "ready").
+    with contextlib.suppress(Exception):
+        warm_up()
+    with contextlib.suppress(OSError):
+        conn.send("ready")
     while True:
         try:
             task = conn.recv()
@@ -101,10 +107,14 @@ def _worker(conn: Connection, limits: Limits, job: Job) -> None:
         conn.send(rec)
 
 
+#: Seconds a new worker may take to load its decoders before it is handed files anyway.
+READY_WAIT = 120.0
+
+
 class _Slot:
     """One worker process and the file it is working on."""
 
-    def __init__(self, ctx: Any, limits: Limits, job: Job) -> None:
+    def __init__(self, ctx: Any, limits: Limits, job: Job, *, wait: bool = True) -> None:
         parent, child = ctx.Pipe()
         self.conn: Connection = parent
         self.proc = ctx.Process(target=_worker, args=(child, limits, job), daemon=True)
@@ -113,6 +123,15 @@ class _Slot:
         self.task: tuple[int, WalkEntry] | None = None
         self.deadline = 0.0
         self.allowed = 0.0
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout: float = READY_WAIT) -> None:
+        """Wait until the worker has loaded its decoders (or died, or ``timeout``): a
+        file's time limit counts from when it is handed over, so not their import."""
+        with contextlib.suppress(EOFError, OSError):
+            if self.conn.poll(timeout):
+                self.conn.recv()
 
     def kill(self) -> None:
         with contextlib.suppress(Exception):
@@ -144,7 +163,10 @@ def supervised_extract(
 
     limits = limits or Limits()
     ctx = mp.get_context("fork" if hasattr(os, "fork") else "spawn")
-    slots = [_Slot(ctx, limits, job) for _ in range(max(1, workers))]
+    # Started together, so that they load their decoders side by side.
+    slots = [_Slot(ctx, limits, job, wait=False) for _ in range(max(1, workers))]
+    for slot in slots:
+        slot.wait_ready()
     done: dict[int, Extracted] = {}
     queue: list[tuple[int, WalkEntry]] = []
     source = enumerate(entries)

@@ -79,6 +79,19 @@ def _tools() -> dict[str, str]:
     return dict(_TOOLS)
 
 
+def warm_up() -> None:
+    """Load what extracting a photo needs (decoders, hashers, tool versions) ahead of
+    the first file: a worker process calls it when it starts."""
+    import cv2  # noqa: F401
+    import exifread  # noqa: F401
+    import imagehash  # noqa: F401
+    import numpy  # noqa: F401
+    import pdqhash  # noqa: F401
+    from PIL import Image as _Image  # noqa: F401
+
+    _tools()
+
+
 def extract(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> Extracted:
     """Extract everything the registry keeps about one file.
 

@@ -21,12 +21,16 @@ exhaustively until there are enough of them to sort in).
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from ingest import lazy_import
 from registry.similarity.index import KINDS, NearDupIndex
 from registry.similarity.orb_index import distances
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_import("numpy")
 
 CHUNKS = 16
 BUCKETS = 1 << 16
