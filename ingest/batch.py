@@ -163,7 +163,12 @@ def supervised_extract(
 
     limits = limits or Limits()
     ctx = mp.get_context("fork" if hasattr(os, "fork") else "spawn")
-    # Started together, so that they load their decoders side by side.
+    # Load here, before forking, what the job needs: a child that had to import a module
+    # that another thread of this process was importing at the fork would deadlock.
+    with contextlib.suppress(Exception):
+        warm_up()
+        getattr(job, "warm_up", lambda: None)()
+    # Started together, so that they are ready side by side.
     slots = [_Slot(ctx, limits, job, wait=False) for _ in range(max(1, workers))]
     for slot in slots:
         slot.wait_ready()

@@ -69,6 +69,11 @@ class IngestJob:
                 rec.handover["seen"] = view.position
         return rec
 
+    def warm_up(self) -> None:
+        """Load what matching needs (called before workers are forked)."""
+        import cv2  # noqa: F401
+        import faiss  # noqa: F401
+
     def _view(self) -> View:
         view = _VIEWS.get(self.staging.folder)
         if view is None:
