@@ -28,7 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 from ingest import Limits, lazy_import
 from registry.custody import (
+    HEAD_FILE,
     INSTALLATION,
+    LOG_FILE,
     REGISTRY_CREATED,
     REGISTRY_RECOVERED,
     CustodyLog,
@@ -81,8 +83,8 @@ class Registry:
         self.root = os.path.abspath(root)
         self.keys = KeyRing(os.path.join(self.root, "keys"))
         self.log = CustodyLog(
-            os.path.join(self.root, "custody.jsonl"),
-            os.path.join(self.root, "custody.head.json"),
+            os.path.join(self.root, LOG_FILE),
+            os.path.join(self.root, HEAD_FILE),
             self.keys,
         )
         self.vault = Vault(os.path.join(self.root, "vault"))
@@ -205,7 +207,7 @@ class Registry:
             for raw in self.log.lines(catalog.log_offset):
                 if raw.entry is None or not raw.complete:
                     break
-                offset = raw.offset + len(raw.line) + 1
+                offset = raw.end
                 if raw.entry.get("seq", 0) <= catalog.log_seq:
                     continue  # already folded: replay never applies an entry twice
                 catalog.apply(raw.entry, entry_hash=entry_hash(raw.line), end_offset=offset)
@@ -403,7 +405,7 @@ class Registry:
     def _log_triples(self) -> Iterator[tuple[dict[str, Any], str, int]]:
         for raw in self.log.lines():
             if raw.entry is not None and raw.complete:
-                yield raw.entry, entry_hash(raw.line), raw.offset + len(raw.line) + 1
+                yield raw.entry, entry_hash(raw.line), raw.end
 
     def custody(self, ref: str | None = None) -> Iterator[dict[str, Any]]:
         """The custody log, or the entries about one item."""
@@ -414,7 +416,7 @@ class Registry:
 
 
 #: What an interrupted ``init`` can leave in the folder before ``REGISTRY.json``.
-_INIT_LEFTOVERS = {".lock", "keys", "vault", "catalog", "custody.jsonl", "custody.head.json"}
+_INIT_LEFTOVERS = {".lock", "keys", "vault", "catalog", LOG_FILE, HEAD_FILE}
 
 
 def init_registry(root: str, *, actor: str = DEFAULT_ACTOR) -> Registry:

@@ -110,6 +110,11 @@ class Head:
 EMPTY_HEAD = Head(0, GENESIS, 0)
 
 
+#: The log and its head file, in the registry folder.
+LOG_FILE = "custody.jsonl"
+HEAD_FILE = "custody.head.json"
+
+
 @dataclass(frozen=True)
 class RawLine:
     """One line of the log as stored: where it starts, its bytes, and its parse."""
@@ -118,6 +123,11 @@ class RawLine:
     line: bytes
     entry: dict[str, Any] | None
     complete: bool = True
+
+    @property
+    def end(self) -> int:
+        """Where the next line starts (past this one's newline)."""
+        return self.offset + len(self.line) + 1
 
 
 class CustodyLog:
@@ -219,7 +229,7 @@ class CustodyLog:
                     f"log continues past its head with an entry that does not chain at byte "
                     f"{raw.offset}; run verify"
                 )
-            last = Head(last.seq + 1, entry_hash(raw.line), raw.offset + len(raw.line) + 1)
+            last = Head(last.seq + 1, entry_hash(raw.line), raw.end)
         if last != head:
             notes.append(
                 {
