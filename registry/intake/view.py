@@ -23,15 +23,23 @@ import os
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-from ingest import EvidenceError, Extracted, decode_image
-from registry.custody import HASHES_UPDATED, METADATA_EXTRACTED, CustodyLog, KeyRing
+from ingest import Extracted
+from registry.custody import (
+    HASHES_UPDATED,
+    HEAD_FILE,
+    LOG_FILE,
+    METADATA_EXTRACTED,
+    CustodyLog,
+    KeyRing,
+)
 from registry.similarity import (
     INDEX_FILE,
-    PICTURE_CACHE,
     MatchConfig,
     NearDupIndex,
     Query,
     find_matches,
+    read_picture,
+    trim_sides,
 )
 from registry.store import Vault
 
@@ -78,8 +86,8 @@ class View:
         )
         self.position = start
         self._log = CustodyLog(
-            os.path.join(root, "custody.jsonl"),
-            os.path.join(root, "custody.head.json"),
+            os.path.join(root, LOG_FILE),
+            os.path.join(root, HEAD_FILE),
             KeyRing(os.path.join(root, "keys")),
         )
         self._vault = Vault(os.path.join(root, "vault"))
@@ -103,7 +111,7 @@ class View:
                 return
             if action == METADATA_EXTRACTED and sha:
                 self.index.add(sha, (raw.entry.get("details") or {}).get("hashes") or [])
-            position = raw.offset + len(raw.line) + 1
+            position = raw.end
         self.position = position
 
     def knows(self, sha256: str) -> bool:
@@ -112,11 +120,7 @@ class View:
     def picture(self, sha256: str) -> Image.Image | None:
         """A stored item's picture at hashing size (from the vault: every item in the
         view is committed)."""
-        try:
-            with open(self._vault.path(sha256), "rb") as fh:
-                return decode_image(fh.read()).picture
-        except (OSError, EvidenceError):
-            return None
+        return read_picture(self._vault.path(sha256))
 
     def match(
         self, rec: Extracted, config: MatchConfig
@@ -131,6 +135,5 @@ class View:
         found = find_matches(
             query, self.index, self.picture, config, exclude=[rec.sha256 or ""], cache=self._sides
         )
-        while len(self._sides) > PICTURE_CACHE:
-            self._sides.popitem(last=False)
+        trim_sides(self._sides)
         return [m.to_dict() for m in found], query

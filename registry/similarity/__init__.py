@@ -10,8 +10,8 @@ the registry hands in what these need (items, where pictures are, thresholds).
 from registry.similarity.align import VideoMatch, align
 from registry.similarity.clusters import clusters
 from registry.similarity.config import MatchConfig
-from registry.similarity.index import NearDupIndex
-from registry.similarity.near import INDEX_FILE, PICTURE_CACHE, NearDuplicates
+from registry.similarity.index import INDEX_FILE, NearDupIndex
+from registry.similarity.near import NearDuplicates, read_picture, trim_sides
 from registry.similarity.photo import Match, Query, find_matches
 from registry.similarity.stills import StillMatch, still_in_video
 from registry.similarity.verification import Side, verify
@@ -20,7 +20,6 @@ from registry.similarity.window import Window
 
 __all__ = [
     "INDEX_FILE",
-    "PICTURE_CACHE",
     "Match",
     "MatchConfig",
     "NearDupIndex",
@@ -33,7 +32,9 @@ __all__ = [
     "align",
     "clusters",
     "find_matches",
+    "read_picture",
     "still_in_video",
+    "trim_sides",
     "verify",
     "video_matches",
 ]

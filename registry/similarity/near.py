@@ -4,11 +4,10 @@ the custody log: callers turn the matches into ``neardup.found`` entries.
 
 The index (``registry.similarity.index``) is a view of the catalogue. It is cached in
 ``index/neardup.json`` (a manifest naming a folder of memory-mapped arrays), stamped
-with the number of items and the sequence number of the
-last custody entry that set any item's hashes, so any change made by another process
-(or a rebuilt catalogue) is noticed and the index rebuilt. Pictures of candidates are
-read from the vault (or from staging, for items of the batch being committed) and
-decoded at reduced size.
+with the number of items and the sequence number of the last custody entry that set any
+item's hashes, so any change made by another process (or a rebuilt catalogue) is
+noticed and the index rebuilt. Pictures of candidates are read from the vault (or from
+staging, for items of the batch being committed) and decoded at reduced size.
 """
 
 from __future__ import annotations
@@ -42,6 +41,22 @@ if TYPE_CHECKING:
 
 #: Prepared candidate pictures kept in memory (each ~0.3 MB).
 PICTURE_CACHE = 64
+
+
+def read_picture(path: str) -> Image.Image | None:
+    """The photo at ``path`` (a stored item's bytes) decoded at hashing size, or None
+    when it cannot be read or decoded."""
+    try:
+        with open(path, "rb") as fh:
+            return decode_image(fh.read()).picture
+    except (OSError, EvidenceError):
+        return None
+
+
+def trim_sides(cache: OrderedDict[str, Side]) -> None:
+    """Keep the ``PICTURE_CACHE`` most recently prepared pictures of ``cache``."""
+    while len(cache) > PICTURE_CACHE:
+        cache.popitem(last=False)
 
 
 class Items(Protocol):
@@ -161,11 +176,7 @@ class NearDuplicates:
 
     def picture(self, sha256: str) -> Image.Image | None:
         """A stored item's picture at hashing size, or None when it cannot be decoded."""
-        try:
-            with open(self._staged.get(sha256) or self._locate(sha256), "rb") as fh:
-                return decode_image(fh.read()).picture
-        except (OSError, EvidenceError):
-            return None
+        return read_picture(self._staged.get(sha256) or self._locate(sha256))
 
     def _find(self, query: Query, config: MatchConfig, exclude: Iterable[str]) -> list[Match]:
         return find_matches(
@@ -174,8 +185,7 @@ class NearDuplicates:
 
     def trim_cache(self) -> None:
         """Keep at most ``PICTURE_CACHE`` prepared pictures."""
-        while len(self._sides) > PICTURE_CACHE:
-            self._sides.popitem(last=False)
+        trim_sides(self._sides)
 
     # --- matching -----------------------------------------------------------------------
 
