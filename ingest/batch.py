@@ -79,6 +79,14 @@ JOBS: dict[str, Callable[..., Extracted]] = {
 Job = str | Callable[..., Extracted]
 
 
+def _warm(job: Job) -> None:
+    """Load what extracting (and the job, if it says: ``job.warm_up``) needs. A failure
+    here is only a slower first file: it surfaces there, as that file's error."""
+    with contextlib.suppress(Exception):
+        warm_up()
+        getattr(job, "warm_up", lambda: None)()
+
+
 def _run(job: Job, path: str, max_pixels: int) -> Extracted:
     fn = JOBS[job] if isinstance(job, str) else job
     return fn(path, max_pixels=max_pixels)
@@ -91,9 +99,9 @@ def _worker(conn: Connection, limits: Limits, job: Job) -> None:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     # Load the decoders before the first file, so that their import is not counted
-    # against that file's time limit (the parent waits for this "ready").
-    with contextlib.suppress(Exception):
-        warm_up()
+    # against that file's time limit (the parent waits for this "ready"). Forked, the
+    # worker has them from the parent already (``_warm`` ran there).
+    _warm(job)
     with contextlib.suppress(OSError):
         conn.send("ready")
     while True:
@@ -165,9 +173,7 @@ def supervised_extract(
     ctx = mp.get_context("fork" if hasattr(os, "fork") else "spawn")
     # Load here, before forking, what the job needs: a child that had to import a module
     # that another thread of this process was importing at the fork would deadlock.
-    with contextlib.suppress(Exception):
-        warm_up()
-        getattr(job, "warm_up", lambda: None)()
+    _warm(job)
     # Started together, so that they are ready side by side.
     slots = [_Slot(ctx, limits, job, wait=False) for _ in range(max(1, workers))]
     for slot in slots:

@@ -146,7 +146,9 @@ def iter_ingest(
     # In this process one file at a time, the coordinator does every step itself; with
     # workers, they copy and match (``registry.intake``), and it does what needs the lock.
     in_workers = executor is not None or workers > 1 or isolate
-    with worker_run(reg, near, submission, config) if in_workers else _nothing() as run:
+    with (
+        worker_run(reg, near, submission, config) if in_workers else contextlib.nullcontext() as run
+    ):
         records = extract_all(
             walk(paths),
             workers=workers,
@@ -186,11 +188,6 @@ def worker_run(
     finally:
         near.end_run()
         staging.close()
-
-
-@contextlib.contextmanager
-def _nothing() -> Iterator[None]:
-    yield None
 
 
 def commit(

@@ -25,15 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 from ingest import lazy_import
 from registry.similarity.index import KINDS, NearDupIndex
-from registry.similarity.orb_index import distances
+from registry.similarity.orb_index import BUCKETS, CHUNKS, distances
 
 if TYPE_CHECKING:
     import numpy as np
 else:
     np = lazy_import("numpy")
 
-CHUNKS = 16
-BUCKETS = 1 << 16
 #: Rows appended since the last sort that are searched exhaustively before a re-sort.
 PENDING_LIMIT = 1 << 14
 FRAME = KINDS.index("frame")
