@@ -42,7 +42,7 @@ import numpy as np
 from PIL import Image
 
 from ingest.photo import features as feat
-from registry.similarity import orb_index as neardup
+from registry.similarity import orb_index
 from registry.similarity.config import MatchConfig
 from registry.similarity.index import NearDupIndex
 from registry.similarity.photo import Query
@@ -104,40 +104,43 @@ def build(real: np.ndarray, n: int, rng: np.random.Generator) -> tuple[NearDupIn
     return index, time.perf_counter() - started
 
 
-def queries(count: int, pictures: int) -> list[tuple[int, list[tuple[bool, np.ndarray]]]]:
+def reposts(count: int, pictures: int) -> list[tuple[int, Image.Image]]:
+    """``count`` of the first ``pictures`` pictures re-posted (crop 20 %, resize 0.8,
+    JPEG 85; every third mirrored), each with the number of the picture it shows."""
     rng = np.random.default_rng(1)
     out = []
     for truth in rng.choice(pictures, count, replace=False).tolist():
         steps = [crop(0.2), resize(0.8), jpeg(85)]
         if truth % 3 == 0:
             steps.append(mirror)
-        reposted = chain(*steps)(picture(truth).convert("RGB"), rng)
-        out.append((truth, Query(reposted, []).orb_sets()))
+        out.append((truth, chain(*steps)(picture(truth).convert("RGB"), rng)))
     return out
 
 
+def queries(count: int, pictures: int) -> list[tuple[int, list[tuple[bool, np.ndarray]]]]:
+    return [(truth, Query(img, []).orb_sets()) for truth, img in reposts(count, pictures)]
+
+
 def bucket_stats(index: NearDupIndex) -> tuple[int, float, float]:
-    """Largest bucket, 99th percentile of non-empty buckets, mean non-empty bucket."""
-    starts = index.orb.tables()[1]
-    sizes = np.diff(starts, axis=1).ravel()
+    """Largest bucket, 99th percentile of non-empty buckets, mean non-empty bucket (over
+    every sorted segment of the ORB multi-index)."""
+    sizes = np.concatenate([np.diff(seg.starts, axis=1).ravel() for seg in index.orb.segments()])
     sizes = sizes[sizes > 0]
     return int(sizes.max()), float(np.percentile(sizes, 99)), float(sizes.mean())
 
 
 def scanned(index: NearDupIndex, sets: list[tuple[bool, np.ndarray]]) -> tuple[int, int]:
     """Rows in the buckets of a query's descriptors, and rows the lookup compares (after
-    the index narrows large buckets, when it does, and skips those over ``MAX_BUCKET``)."""
-    starts = index.orb.tables()[1]
+    the index narrows large buckets and skips those over ``MAX_BUCKET``)."""
     every = kept = 0
-    for _, d in sets:
-        q = np.ascontiguousarray(d).view(np.uint16).astype(np.int64)
-        every += int((starts[np.arange(16), q + 1] - starts[np.arange(16), q]).sum())
-        if hasattr(index.orb, "buckets"):
-            lo, hi = index.orb.buckets(d)
-        else:
-            lo, hi = starts[np.arange(16), q], starts[np.arange(16), q + 1]
-        count = hi - lo
-        kept += int(count[count <= neardup.MAX_BUCKET].sum())
+    chunk = np.arange(orb_index.CHUNKS)
+    for seg in index.orb.segments():
+        for _, d in sets:
+            q = np.ascontiguousarray(d).view(np.uint16).astype(np.int64)
+            every += int((seg.starts[chunk, q + 1] - seg.starts[chunk, q]).sum())
+            lo, hi = index.orb.buckets(seg, d)
+            count = hi - lo
+            kept += int(count[count <= orb_index.MAX_BUCKET].sum())
     return every, kept
 
 
@@ -158,8 +161,8 @@ def main(argv: list[str]) -> int:
         f"{args.pictures:,} real pictures; larger indexes add synthetic items made of chunks "
         f"of their descriptors. {len(qs)} queries (crop 20 % + resize 0.8 + JPEG 85, every "
         f"third mirrored), {np.mean([sum(len(d) for _, d in s) for _, s in qs]):.0f} "
-        f"descriptors each on average. MAX_BUCKET={neardup.MAX_BUCKET}, "
-        f"BUCKET_TARGET={getattr(neardup, 'BUCKET_TARGET', None)}."
+        f"descriptors each on average. MAX_BUCKET={orb_index.MAX_BUCKET}, "
+        f"BUCKET_TARGET={orb_index.BUCKET_TARGET}."
     )
     print(
         "| items | ORB rows | sort (s) | max bucket | p99 bucket | mean bucket | rows in query's "
