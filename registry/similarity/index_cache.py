@@ -73,8 +73,13 @@ def read(manifest: str) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
         return None
     folder = os.path.join(os.path.dirname(os.path.abspath(manifest)), body["folder"])
     try:
+        # Plain ndarray views of the maps (still mapped, not read): numpy's memmap
+        # subclass wraps the result of every indexing in Python, which the searches do
+        # thousands of times a query.
         arrays = {
-            name: np.load(os.path.join(folder, f"{name}.npy"), mmap_mode="r", allow_pickle=False)
+            name: np.load(
+                os.path.join(folder, f"{name}.npy"), mmap_mode="r", allow_pickle=False
+            ).view(np.ndarray)
             for name in body.get("arrays", [])
         }
     except (OSError, ValueError):
