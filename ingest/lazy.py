@@ -16,23 +16,34 @@ see the real module). ``tests/test_startup.py`` keeps the CLI's import free of t
 from __future__ import annotations
 
 import importlib
+import sys
 from types import ModuleType
 from typing import Any
 
 
 class LazyModule:
-    """Stands for the module ``name`` and imports it at the first attribute lookup."""
+    """Stands for the module ``name`` and imports it at the first attribute lookup.
 
-    __slots__ = ("_module", "_name")
+    ``home``: the namespace of the module that bound the stand-in. Once the library is
+    imported, every name there bound to the stand-in is rebound to the library itself,
+    so that later lookups (``np.zeros`` in a search loop) cost what a plain import does.
+    """
 
-    def __init__(self, name: str) -> None:
+    __slots__ = ("_home", "_module", "_name")
+
+    def __init__(self, name: str, home: dict[str, Any] | None = None) -> None:
         self._name = name
         self._module: ModuleType | None = None
+        self._home = home
 
     def _load(self) -> ModuleType:
         module = self._module
         if module is None:
             module = self._module = importlib.import_module(self._name)
+            home = self._home
+            if home is not None:
+                for key in [k for k, v in home.items() if v is self]:
+                    home[key] = module
         return module
 
     def __getattr__(self, attr: str) -> Any:
@@ -54,4 +65,4 @@ class LazyModule:
 def lazy_import(name: str) -> Any:
     """A stand-in for the module ``name`` (dotted, e.g. ``"PIL.Image"``), imported when
     first used. Typed ``Any``: modules bind it under ``if not TYPE_CHECKING``."""
-    return LazyModule(name)
+    return LazyModule(name, sys._getframe(1).f_globals)
