@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import itertools
 import os
 import queue
 import resource
@@ -170,6 +171,11 @@ def supervised_extract(
     from multiprocessing.connection import wait
 
     limits = limits or Limits()
+    source = enumerate(entries)
+    first = next(source, None)
+    if first is None:
+        return  # nothing to extract: no decoders loaded, no workers started
+    source = itertools.chain([first], source)
     ctx = mp.get_context("fork" if hasattr(os, "fork") else "spawn")
     # Load here, before forking, what the job needs: a child that had to import a module
     # that another thread of this process was importing at the fork would deadlock.
@@ -180,7 +186,6 @@ def supervised_extract(
         slot.wait_ready()
     done: dict[int, Extracted] = {}
     queue: list[tuple[int, WalkEntry]] = []
-    source = enumerate(entries)
     exhausted = False
     next_out = 0
     window = max(4, 4 * len(slots))
