@@ -89,6 +89,8 @@ def get_dupes(
     scope = server.scope(server.registry(), user)
     if case is not None:
         scope.require(case)
+    elif not user.roles:
+        raise NotVisible("no case")
     found = scope.clusters(case)
     members = sorted({m for c in found for m in c["members"]})
     where = {"case": case} if case is not None else {"cases": sorted(scope.cases)}
@@ -105,8 +107,8 @@ def get_custody(
     server = server_of(request)
     reg = server.registry()
     scope = server.scope(reg, user)
-    if sha256 is not None and not scope.sees(sha256):
-        raise NotVisible(sha256)
+    if (sha256 is not None and not scope.sees(sha256)) or not user.roles:
+        raise NotVisible(sha256 or "no case")
     entries = list(scope.entries(reg.custody(sha256)))
     if sha256 is not None:
         server.log(user, ACCESS_VIEWED, request, {"cases": scope.cases_of(sha256)}, sha256)
