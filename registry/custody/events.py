@@ -337,7 +337,9 @@ def _decision_summary(d: dict[str, Any]) -> str:
 
 def _access_summary(d: dict[str, Any]) -> str:
     what = d.get("case") or ",".join(d.get("cases") or [])
-    return f"{d.get('request') or ''} [{what}] {len(d.get('items') or [])} item(s)"
+    items = d.get("items")
+    count = f" {len(items)} item(s)" if isinstance(items, list) else ""
+    return f"{d.get('request') or ''} [{what}]{count}"
 
 
 def _where(d: dict[str, Any]) -> str:
