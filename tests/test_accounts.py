@@ -188,3 +188,25 @@ def test_serve_refuses_a_catalogue_this_build_cannot_use(tmp_path: Path) -> None
         pytest.skip("this build has a PostgreSQL catalogue")
     assert result.exit_code == 2
     assert "postgresql:// catalogues are not supported by this build" in result.output
+
+
+def test_the_command_line_imports_no_server_library() -> None:
+    import subprocess
+    import sys
+
+    from support.cli import ROOT
+
+    probe = (
+        "import json, sys, registry.cli\n"
+        "print(json.dumps([m for m in ('fastapi', 'uvicorn', 'starlette', 'argon2', "
+        "'python_multipart', 'psycopg') if m in sys.modules]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+    )
+    assert json.loads(out.stdout) == []

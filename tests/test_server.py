@@ -284,6 +284,7 @@ def test_limits_and_bad_fields(world: team.World) -> None:
 
 def test_rate_limit_per_token(world: team.World) -> None:
     client = _client(world, rate=1)  # bursts of 2
+    client.app.state.server.limiter.clock = lambda: 0.0  # no refill, however slow the run
     codes = [
         client.get("/api/v1/cases", headers=_h(world, "alpha_viewer")).status_code for _ in range(3)
     ]
@@ -393,3 +394,27 @@ def test_writers_in_concurrent_threads(world: team.World, tmp_path: Path) -> Non
         e for e in reg.custody() if e["action"] == "access.viewed" and e["actor"] == "alpha_viewer"
     ]
     assert len(reads) == 4 * 15 * 2  # items and dupes each logged once per request
+
+
+def test_login_with_a_password_gives_a_token(tmp_path: Path) -> None:
+    from registry import init_registry
+    from registry.accounts import add_user, grant
+
+    reg = init_registry(str(tmp_path / "reg"), actor="operator")
+    add_user(reg, "alice", "correct horse", actor="operator")
+    grant(reg, "alice", "C", "viewer", actor="operator")
+    client = TestClient(create_app(ServerConfig(registry=reg.root)))
+    client.app.state.server.logins.clock = lambda: 0.0  # no refill, however slow the run
+    wrong = client.post("/api/v1/login", json={"name": "alice", "password": "wrong"})
+    assert wrong.status_code == 401
+    made = client.post("/api/v1/login", json={"name": "alice", "password": "correct horse"})
+    assert made.status_code == 200
+    headers = {"Authorization": f"Bearer {made.json()['token']}"}
+    assert client.get("/api/v1/cases", headers=headers).json()["cases"][0]["case"] == "C"
+    codes = [
+        client.post("/api/v1/login", json={"name": "alice", "password": "x"}).status_code
+        for _ in range(4)
+    ]
+    assert codes == [401, 401, 401, 429]  # 5 attempts, then no more
+    entry = [e for e in reg.custody() if e["action"] == "token.created"][-1]
+    assert entry["actor"] == "alice" and entry["details"]["expires_at"]

@@ -7,6 +7,7 @@ registry folder, for people with accounts and roles per case.
   rate limit);
 * ``reads`` / ``writes``: the endpoints, each calling the Python API function the
   command line calls, through the permission filter (``registry.accounts.Scope``);
+* ``login``: a password for a one-day token (``POST /login``);
 * ``uploads``: request bodies streamed to a locked spool folder inside the registry;
 * ``accesslog``: the ``access.*`` entries, group-committed before answers leave;
 * ``config``: ``ServerConfig`` and the per-thread registries; ``limits``: the rate limit.

@@ -36,10 +36,10 @@ from registry.errors import (
     RegistryLocked,
     RegistryNotWritable,
 )
-from registry.server import reads, writes
+from registry.server import login, reads, writes
 from registry.server.accesslog import AccessLog
 from registry.server.config import MAX_JSON_BYTES, Registries, ServerConfig
-from registry.server.limits import RateLimiter
+from registry.server.limits import LOGIN_BURST, LOGIN_RATE, RateLimiter
 from registry.server.state import Server, current_user
 from registry.server.uploads import BadForm, TooLarge, clear_dead
 from registry.version import __version__
@@ -130,7 +130,13 @@ def create_app(config: ServerConfig) -> FastAPI:
     """The app serving ``config.registry`` (``evidence serve`` runs it with uvicorn)."""
     config.check()
     registries = Registries(config)
-    server = Server(config, registries, AccessLog(registries), RateLimiter(config.rate))
+    server = Server(
+        config,
+        registries,
+        AccessLog(registries),
+        RateLimiter(config.rate),
+        RateLimiter(LOGIN_RATE, LOGIN_BURST),
+    )
     os.makedirs(server.uploads, exist_ok=True)
     clear_dead(server.uploads)
     app = FastAPI(
@@ -144,6 +150,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     app.state.server = server
     for kind, status, fixed in _STATUS:
         app.add_exception_handler(kind, _handler(status, fixed))
+    app.include_router(login.router, prefix=API)
     app.include_router(reads.router, prefix=API, dependencies=[Depends(current_user)])
     app.include_router(writes.router, prefix=API, dependencies=[Depends(current_user)])
     app.add_middleware(OriginCheck)

@@ -28,6 +28,7 @@ class Server:
     registries: Registries
     access: AccessLog
     limiter: RateLimiter
+    logins: RateLimiter
 
     @property
     def uploads(self) -> str:
