@@ -7,13 +7,13 @@ tokens, near-duplicate decisions, and the permission filter every read passes th
   ``token.revoked``);
 * ``roles``: owner, manager, editor, viewer and what each allows;
 * ``secrets``: Argon2 password hashes; tokens kept as the SHA-256 of their secret;
-* ``decisions``: ``neardup.confirmed`` / ``neardup.rejected``;
+* ``decisions``: ``neardup.confirmed`` / ``neardup.rejected`` (one pair or many);
 * ``scope``: ``Scope``, the one permission filter (see its docstring).
 
 Nothing here imports argon2 until a password is hashed or checked.
 """
 
-from registry.accounts.decisions import decide
+from registry.accounts.decisions import decide, decide_many
 from registry.accounts.roles import NEEDS, ROLES, allows, may_grant, may_revoke
 from registry.accounts.scope import NotVisible, Scope, mentioned
 from registry.accounts.store import (
@@ -53,6 +53,7 @@ __all__ = [
     "authenticate",
     "create_token",
     "decide",
+    "decide_many",
     "grant",
     "list_users",
     "login",

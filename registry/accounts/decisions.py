@@ -37,17 +37,37 @@ def decide(
         ValueError: Unknown decision, or a reason over ``MAX_REASON_CHARS``.
         ItemNotFound: No such pair, or an item is not sighted in ``case``.
     """
+    [entry] = decide_many(reg, [(a, b)], decision, case=case, actor=actor, reason=reason)
+    return entry
+
+
+def decide_many(
+    reg: Session,
+    pairs: list[tuple[str, str]],
+    decision: str,
+    *,
+    case: str,
+    actor: str,
+    reason: str | None = None,
+) -> list[dict[str, Any]]:
+    """``decide`` for several pairs at once (the review queue's bulk confirm or
+    reject): one entry per pair, all under one hold of the writer lock; none is
+    recorded when one of them is refused (same errors as ``decide``)."""
     if reason is not None and len(reason) > MAX_REASON_CHARS:
         raise ValueError(f"reason is {len(reason)} characters, the limit is {MAX_REASON_CHARS}")
-    event = neardup_decided(actor, a, b, decision, case, reason)  # checks the decision
+    # neardup_decided checks the decision
+    events = [neardup_decided(actor, a, b, decision, case, reason) for a, b in pairs]
+    if not events:
+        return []
     with reg.writing(actor) as catalog:
-        doc = catalog.get(a)
-        if doc is None or b not in catalog:
-            raise ItemNotFound(f"{a} or {b}")
-        if case not in catalog.cases_of(a) or case not in catalog.cases_of(b):
-            raise ItemNotFound(f"the pair is not in case {case}")
-        if not any(p.get("sha256") == b for p in doc.get("near_duplicates") or []):
-            raise ItemNotFound(f"no near-duplicate pair {a[:12]} ~ {b[:12]}")
-        [entry] = reg.record([event])
+        for a, b in pairs:
+            doc = catalog.get(a)
+            if doc is None or b not in catalog:
+                raise ItemNotFound(f"{a} or {b}")
+            if case not in catalog.cases_of(a) or case not in catalog.cases_of(b):
+                raise ItemNotFound(f"the pair is not in case {case}")
+            if not any(p.get("sha256") == b for p in doc.get("near_duplicates") or []):
+                raise ItemNotFound(f"no near-duplicate pair {a[:12]} ~ {b[:12]}")
+        entries = reg.record(events)
         reg.save()
-    return entry
+    return entries

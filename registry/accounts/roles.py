@@ -2,8 +2,9 @@
 
 ``viewer`` reads its cases (items, sightings, custody, originals, match, dupes);
 ``editor`` also ingests and imports into them, adds notes and decides near-duplicate
-suggestions; ``manager`` also grants roles in the case and exports; ``owner`` also
-revokes managers. A read-only token acts as a viewer whatever its account's role.
+suggestions; ``manager`` also grants roles in the case, exports, and has the review UI's
+custody view and verify page (``audit``); ``owner`` also revokes managers. A read-only
+token acts as a viewer whatever its account's role.
 
 Granting and revoking, in one case (the registry's operator, at the command line, may
 do anything):
@@ -28,6 +29,9 @@ NEEDS = {
     "decide": "editor",
     "grant": "manager",
     "export": "manager",
+    # The review UI's custody view and verify page of a case (the API's custody and
+    # verify answers stay open to viewers: this is about what a page puts before people).
+    "audit": "manager",
 }
 
 

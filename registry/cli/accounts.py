@@ -18,6 +18,7 @@ from registry.accounts import (
     revoke_token,
 )
 from registry.cli.base import _dump, _open, actor_option, cli, handle_errors, json_option
+from registry.similarity import MatchConfig
 
 
 @cli.group()
@@ -194,6 +195,27 @@ def token_revoke(ctx: click.Context, token_id: str, actor: str, as_json: bool) -
     type=click.IntRange(1, 64),
     help="Extraction processes per upload.",
 )
+@click.option(
+    "--auto-confirm",
+    default=MatchConfig().auto_confirm,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Review: undecided pairs scoring this or more count as confirmed by the system.",
+)
+@click.option(
+    "--suggest",
+    default=MatchConfig().suggest,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Review: undecided pairs from this score up to --auto-confirm wait for a person.",
+)
+@click.option(
+    "--session-hours",
+    default=12.0,
+    show_default=True,
+    type=click.FloatRange(0, 24 * 30, min_open=True),
+    help="How long a login in the browser lasts.",
+)
 @click.pass_context
 @handle_errors
 def serve(
@@ -204,20 +226,30 @@ def serve(
     max_upload_mb: float,
     rate: float,
     workers: int,
+    auto_confirm: float,
+    suggest: float,
+    session_hours: float,
 ) -> None:
-    """Serve the registry to a team: a REST API under /api/v1 (FastAPI, uvicorn) with
-    accounts, per-case roles, and every access logged in the custody log.
+    """Serve the registry to a team: a REST API under /api/v1 (FastAPI, uvicorn) and the
+    review UI in the browser (/login), with accounts, per-case roles, and every access
+    logged in the custody log.
 
-    Example: evidence serve --host 127.0.0.1 --port 8000
+    Example: evidence serve --host 127.0.0.1 --port 8000 --auto-confirm 0.97
     """
     from registry.server import ServerConfig, run
 
+    if suggest > auto_confirm:
+        raise click.BadParameter(
+            f"{suggest} is above --auto-confirm {auto_confirm}", param_hint="--suggest"
+        )
     config = ServerConfig(
         registry=ctx.obj,
         catalog=catalog_url,
         max_upload=int(max_upload_mb * 1024 * 1024),
         rate=rate,
         workers=workers,
+        match=MatchConfig(auto_confirm=auto_confirm, suggest=suggest),
+        session_hours=session_hours,
     )
     try:
         config.check()

@@ -28,26 +28,60 @@ MAX_THUMB_SOURCE_BYTES = 256 * 1024 * 1024
 
 def thumbnail(path: str, media_type: str | None, rotation: int | None = None) -> str | None:
     """A ``data:image/jpeg;base64,…`` URI for the file at ``path``, or None."""
+    data = thumbnail_jpeg(path, media_type, rotation)
+    if data is None:
+        return None
+    return data_uri(data)
+
+
+def data_uri(jpeg: bytes) -> str:
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
+
+
+def thumbnail_jpeg(
+    path: str,
+    media_type: str | None,
+    rotation: int | None = None,
+    size: int = THUMB_SIZE,
+    at: float | None = None,
+) -> bytes | None:
+    """A JPEG of the file at ``path`` whose longest side is at most ``size``: the photo,
+    or a video's frame at ``at`` seconds (None: its poster frame, about a tenth of the
+    way in); None when it does not decode."""
+    found = picture(path, media_type, rotation, size, at)
+    return jpeg(found, size) if found is not None else None
+
+
+def picture(
+    path: str,
+    media_type: str | None,
+    rotation: int | None = None,
+    size: int = THUMB_SIZE,
+    at: float | None = None,
+) -> Image.Image | None:
+    """The picture of ``thumbnail_jpeg`` (decoded at about ``size``), or None."""
     try:
         if media_type == "video":
-            picture = _video_frame(path, rotation)
-        else:
-            with open(path, "rb") as fh:
-                data = fh.read(MAX_THUMB_SOURCE_BYTES + 1)
-            if len(data) > MAX_THUMB_SOURCE_BYTES:
-                return None
-            picture = decode_image(data, size=THUMB_SIZE).picture
+            return _video_frame(path, rotation, at)
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_THUMB_SOURCE_BYTES + 1)
+        if len(data) > MAX_THUMB_SOURCE_BYTES:
+            return None
+        return decode_image(data, size=size).picture
     except (EvidenceError, OSError, ValueError, MemoryError):
         return None
-    if picture is None:
-        return None
-    picture.thumbnail((THUMB_SIZE, THUMB_SIZE))
+
+
+def jpeg(found: Image.Image, size: int = THUMB_SIZE, quality: int = 70) -> bytes:
+    """``found`` shrunk to fit ``size`` and encoded as a JPEG."""
+    found = found.copy()
+    found.thumbnail((size, size))
     buf = io.BytesIO()
-    picture.convert("RGB").save(buf, "JPEG", quality=70)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    found.convert("RGB").save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
 
 
-def _video_frame(path: str, rotation: int | None) -> Image.Image | None:
+def _video_frame(path: str, rotation: int | None, at: float | None = None) -> Image.Image | None:
     import av
 
     try:
@@ -63,13 +97,18 @@ def _video_frame(path: str, rotation: int | None) -> Image.Image | None:
             duration = float(stream.duration * stream.time_base)
         elif container.duration:
             duration = container.duration / 1_000_000
-        if duration and duration > 1:
+        if at is None and duration and duration > 1:
+            at = duration * 0.1
+        if at and stream.time_base:
             with contextlib.suppress(Exception):
-                container.seek(int(duration * 0.1 / stream.time_base), stream=stream)
+                container.seek(int(at / stream.time_base), stream=stream)
         try:
             for i, frame in enumerate(container.decode(stream)):
+                shown = float(frame.time) if frame.time is not None else None
+                if at is not None and shown is not None and shown + 1e-3 < at and i < 600:
+                    continue  # the seek lands on the key frame before ``at``
                 image = frame.to_image()
-                if i >= 30 or image.getextrema() != ((0, 0), (0, 0), (0, 0)):
+                if at is not None or i >= 30 or image.getextrema() != ((0, 0), (0, 0), (0, 0)):
                     break
             else:
                 return None

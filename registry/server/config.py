@@ -13,10 +13,11 @@ from __future__ import annotations
 import inspect
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from registry.core import Registry
 from registry.errors import NotARegistry
+from registry.similarity import MatchConfig
 
 #: Where uploads are spooled, inside the registry folder (one locked folder per request).
 UPLOADS = "uploads"
@@ -36,6 +37,9 @@ class ServerConfig:
         rate: Requests per second per token (bursts of ``2 * rate``; 429 beyond).
         workers: Extraction processes per upload (the supervised pipeline of ingest).
         time_limit: Seconds per file before its worker is stopped (as ``ingest``).
+        match: Thresholds of ``match`` answers and of the review UI (``auto_confirm``,
+            ``suggest``: which pairs count as confirmed by the system, which wait).
+        session_hours: Lifetime of a review UI login (its token and cookie).
     """
 
     registry: str
@@ -44,6 +48,8 @@ class ServerConfig:
     rate: float = 50.0
     workers: int = 2
     time_limit: float = 120.0
+    match: MatchConfig = field(default_factory=MatchConfig)
+    session_hours: float = 12.0
 
     def check(self) -> None:
         """Raises ValueError for a ``catalog`` this build cannot use; NotARegistry for a
@@ -55,6 +61,11 @@ class ServerConfig:
             )
         if not os.path.exists(os.path.join(self.registry, "REGISTRY.json")):
             raise NotARegistry(f"{self.registry} (run `evidence init` first)")
+        if not 0 <= self.match.suggest <= self.match.auto_confirm <= 1:
+            raise ValueError(
+                f"thresholds: need 0 <= suggest ({self.match.suggest}) <= auto-confirm "
+                f"({self.match.auto_confirm}) <= 1"
+            )
 
     def open(self) -> Registry:
         if self.catalog is not None:

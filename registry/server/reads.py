@@ -64,6 +64,12 @@ def get_item(request: Request, user: User, sha256: Sha) -> dict[str, Any]:
     response_class=FileResponse,
 )
 def get_original(request: Request, user: User, sha256: Sha) -> FileResponse:
+    return send_original(request, user, sha256)
+
+
+def send_original(request: Request, user: Identity, sha256: str) -> FileResponse:
+    """The vault bytes of a visible item (404 otherwise), logged as ``access.downloaded``
+    (the API's original and the review UI's pictures and videos)."""
     server = server_of(request)
     reg = server.registry()
     scope = server.scope(reg, user)

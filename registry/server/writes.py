@@ -17,14 +17,13 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from ingest import Limits
-from registry.accounts import Identity, NotVisible, Scope, decide, grant, revoke
+from registry.accounts import Identity, NotVisible, Scope, decide_many, grant, revoke
 from registry.core import Registry
 from registry.custody import ACCESS_EXPORTED, ACCESS_SEARCHED, add_note
 from registry.export import FORMATS, export
 from registry.ingesting import Submission
 from registry.server.state import Server, current_user, server_of
 from registry.server.uploads import BadForm, Upload
-from registry.similarity import MatchConfig
 from registry.store import RunStaging
 
 router = APIRouter()
@@ -127,7 +126,7 @@ async def post_match(
         if not roles:
             raise NotVisible("no case")
         names = _names(upload)
-        found = list(reg.match([upload.folder], MatchConfig(), limits=_limits(server)))
+        found = list(reg.match([upload.folder], server.config.match, limits=_limits(server)))
         scope = Scope(reg.catalog, roles)
         results = []
         for record in found:
@@ -177,16 +176,35 @@ class Decision(BaseModel):
 @router.post("/neardups/decision", summary="Confirm or reject a near-duplicate pair")
 def post_decision(request: Request, user: User, body: Decision) -> dict[str, Any]:
     server = server_of(request)
+    [entry] = decide_pairs(server, user, [(body.a, body.b)], body.decision, body.reason, body.case)
+    pair = _visible_pair(server.scope(server.registry(), user), body.a, body.b)
+    return {"seq": entry["seq"], "a": body.a, "b": body.b, "pair": pair}
+
+
+def decide_pairs(
+    server: Server,
+    user: Identity,
+    pairs: list[tuple[str, str]],
+    decision: str,
+    reason: str | None,
+    case: str | None,
+) -> list[dict[str, Any]]:
+    """Decide near-duplicate pairs as ``user`` (the API's decision and the review UI's
+    buttons and bulk queue): each pair must be visible (404), ``case`` (or the one case
+    of the user's that holds a pair) must allow ``decide`` (403). One entry per pair."""
     reg = server.registry()
     scope = server.scope(reg, user)
-    pair = _visible_pair(scope, body.a, body.b)
-    case = body.case or _case_of_pair(scope, body.a, body.b)
-    scope.require(case, "decide")
-    entry = decide(
-        reg, body.a, body.b, body.decision, case=case, actor=user.name, reason=body.reason
-    )
-    pair = _visible_pair(server.scope(reg, user), body.a, body.b)
-    return {"seq": entry["seq"], "a": body.a, "b": body.b, "pair": pair}
+    cases = set()
+    for a, b in pairs:
+        _visible_pair(scope, a, b)
+        cases.add(case or _case_of_pair(scope, a, b))
+    if len(cases) > 1:
+        raise ValueError(f"the pairs are in several cases ({', '.join(sorted(cases))}): say which")
+    if not cases:
+        return []
+    [where] = cases
+    scope.require(where, "decide")
+    return decide_many(reg, pairs, decision, case=where, actor=user.name, reason=reason or None)
 
 
 def _visible_pair(scope: Scope, a: str, b: str) -> dict[str, Any]:
@@ -264,20 +282,22 @@ class ExportRequest(BaseModel):
     response_class=FileResponse,
 )
 def post_export(request: Request, user: User, body: ExportRequest) -> FileResponse:
+    return export_response(request, user, body.format, body.case)
+
+
+def export_response(request: Request, user: Identity, fmt: str, case: str) -> FileResponse:
+    """A case exported as ``user`` (manager+), as a zip (the API's and the review UI's
+    exports): the ``export`` entry, then one ``access.exported``."""
     server = server_of(request)
     reg = server.registry()
     scope = server.scope(reg, user)
-    scope.require(body.case, "export")
+    scope.require(case, "export")
+    if fmt not in FORMATS:
+        raise ValueError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
     spool = RunStaging(server.uploads).open()
     try:
-        package = _package(reg, scope, spool, body, user)
-        result, archive = package
-        details = {
-            "case": body.case,
-            "format": body.format,
-            "export_seq": result.seq,
-            "items": result.items,
-        }
+        result, archive = _package(reg, scope, spool, fmt, case, user)
+        details = {"case": case, "format": fmt, "export_seq": result.seq, "items": result.items}
         server.log(user, ACCESS_EXPORTED, request, details)
     except BaseException:
         spool.close()
@@ -285,16 +305,16 @@ def post_export(request: Request, user: User, body: ExportRequest) -> FileRespon
     return FileResponse(
         archive,
         media_type="application/zip",
-        filename=f"{body.case}-{body.format}.zip",
+        filename=f"{case}-{fmt}.zip",
         background=BackgroundTask(spool.close),
     )
 
 
 def _package(
-    reg: Registry, scope: Scope, spool: RunStaging, body: ExportRequest, user: Identity
+    reg: Registry, scope: Scope, spool: RunStaging, fmt: str, case: str, user: Identity
 ) -> tuple[Any, str]:
     out = os.path.join(spool.folder, "package")
-    result = export(reg, body.format, out, case=body.case, actor=user.name, only=scope)
+    result = export(reg, fmt, out, case=case, actor=user.name, only=scope)
     archive = os.path.join(spool.folder, "package.zip")
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         for folder, _, files in os.walk(out):

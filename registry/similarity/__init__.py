@@ -14,7 +14,7 @@ from registry.similarity.index import INDEX_FILE, NearDupIndex
 from registry.similarity.near import NearDuplicates, read_picture, trim_sides
 from registry.similarity.photo import Match, Query, find_matches
 from registry.similarity.stills import StillMatch, still_in_video
-from registry.similarity.verification import Side, verify
+from registry.similarity.verification import Side, alignment, verify
 from registry.similarity.video import video_matches
 from registry.similarity.window import Window
 
@@ -30,6 +30,7 @@ __all__ = [
     "VideoMatch",
     "Window",
     "align",
+    "alignment",
     "clusters",
     "find_matches",
     "read_picture",

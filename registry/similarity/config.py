@@ -34,6 +34,25 @@ class MatchConfig:
     min_containment: float = 0.85
     #: Fewer textured blocks than this cannot be verified (hash-only fallback).
     min_blocks: int = 12
+    #: Review (issue 16): a pair nobody decided counts as confirmed by the system at
+    #: this score or above (shown as such, never logged as a person's decision) ...
+    auto_confirm: float = 0.97
+    #: ... and waits in the review queue from this score up to ``auto_confirm``;
+    #: below it, it is listed but not queued.
+    suggest: float = 0.75
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def review(self, pair: dict[str, Any]) -> str:
+        """Where a near-duplicate pair stands: ``"confirmed"`` or ``"rejected"`` (a
+        person's ``decision``), ``"auto"`` (confirmed by the system, see
+        ``auto_confirm``), ``"waiting"`` (for a person) or ``"below"`` (under
+        ``suggest``)."""
+        decision = pair.get("decision")
+        if decision in ("confirmed", "rejected"):
+            return str(decision)
+        score = float(pair.get("score") or 0.0)
+        if score >= self.auto_confirm:
+            return "auto"
+        return "waiting" if score >= self.suggest else "below"

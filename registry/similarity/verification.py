@@ -322,3 +322,28 @@ def verify(
         v.ok = True
         v.transform = _describe(v, side)
     return v
+
+
+def alignment(
+    query: Image.Image, other: Image.Image, config: MatchConfig | None = None
+) -> np.ndarray | None:
+    """How to lay ``other`` over ``query`` (the review UI's overlay): the 3×3 matrix that
+    takes a pixel ``(x, y, 1)`` of ``query`` to the same content in ``other``, fitted as
+    ``verify`` fits it (ORB, RANSAC, the query as is and mirrored); None when the two
+    do not fit (too few inliers: pictures too flat, or not the same)."""
+    config = config or MatchConfig()
+    side = Side.of(query)
+    target = Side.of(other)
+    best: tuple[int, bool, np.ndarray] | None = None
+    for mirrored, tried in ((False, side), (True, side.mirrored())):
+        fitted = _fit(tried, target, config.orb_ratio)
+        if fitted is not None and (best is None or fitted[1] > best[0]):
+            best = (fitted[1], mirrored, fitted[0])
+    if best is None or best[0] < config.min_inliers:
+        return None
+    _, mirrored, matrix = best
+    full = np.vstack([matrix, [0.0, 0.0, 1.0]])
+    if mirrored:  # the fit is of the mirrored query: x -> w - 1 - x first
+        width = side.gray.shape[1]
+        full = full @ np.array([[-1.0, 0.0, width - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    return full
