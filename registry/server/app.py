@@ -8,9 +8,12 @@
 * Tokens are read from the ``Authorization`` header only (never a query string, which
   ends up in access logs), checked in constant time, and never logged.
 * Cross-site requests: a browser's write request whose ``Origin`` is not this server's
-  is refused (403) by ``OriginCheck``. That is the hook for the review UI's forms
-  (issue 16): a cookie session added there must also check a CSRF token in
-  ``OriginCheck.check``; bearer tokens are never sent by a browser on its own.
+  is refused (403) by ``OriginCheck``, before anything else. The review UI's pages
+  (``pages``, ``review``, ``compare``, ``manage``; issue 16) use cookie sessions, and
+  every write of theirs must also carry the session's CSRF token
+  (``sessions.writing_user``); bearer tokens are never sent by a browser on its own.
+* The API answers errors in JSON; the pages answer them with an HTML page of the same
+  status (a page without a session redirects to ``/login``).
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ import os
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ingest import EvidenceError
 from registry.accounts import (
@@ -36,7 +42,7 @@ from registry.errors import (
     RegistryLocked,
     RegistryNotWritable,
 )
-from registry.server import login, reads, writes
+from registry.server import compare, login, manage, pages, reads, review, sessions, writes
 from registry.server.accesslog import AccessLog
 from registry.server.config import MAX_JSON_BYTES, Registries, ServerConfig
 from registry.server.limits import LOGIN_BURST, LOGIN_RATE, RateLimiter
@@ -118,12 +124,40 @@ _STATUS: list[tuple[type[BaseException], int, str | None]] = [
 ]
 
 
+def _is_page(request: Request) -> bool:
+    return not request.url.path.startswith((API + "/", "/static/"))
+
+
 def _handler(status: int, fixed: str | None) -> Any:
-    async def handle(request: Request, exc: Exception) -> JSONResponse:
+    async def handle(request: Request, exc: Exception) -> Response:
         detail = fixed or (exc.message if isinstance(exc, EvidenceError) else str(exc))
+        if _is_page(request):
+            return pages.error_page(request, status, detail)
         return JSONResponse({"detail": detail}, status)
 
     return handle
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if _is_page(request):
+        return pages.error_page(request, exc.status_code, str(exc.detail))
+    return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+
+
+async def _bad_request(request: Request, exc: RequestValidationError) -> Response:
+    if _is_page(request):
+        return pages.error_page(request, 422, "That request was not understood.")
+    from fastapi.exception_handlers import request_validation_exception_handler
+
+    return await request_validation_exception_handler(request, exc)
+
+
+async def _login_first(request: Request, exc: sessions.LoginRequired) -> Response:
+    return pages.secure(RedirectResponse(sessions.login_url(exc.path), 303))
+
+
+async def _bad_csrf(request: Request, exc: sessions.BadCsrf) -> Response:
+    return pages.error_page(request, 403, "This form has expired: reload the page and try again.")
 
 
 def create_app(config: ServerConfig) -> FastAPI:
@@ -148,11 +182,19 @@ def create_app(config: ServerConfig) -> FastAPI:
         redoc_url=None,
     )
     app.state.server = server
+    server.ui = pages.make_ui(config.registry, config)
     for kind, status, fixed in _STATUS:
         app.add_exception_handler(kind, _handler(status, fixed))
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _bad_request)
+    app.add_exception_handler(sessions.LoginRequired, _login_first)
+    app.add_exception_handler(sessions.BadCsrf, _bad_csrf)
     app.include_router(login.router, prefix=API)
     app.include_router(reads.router, prefix=API, dependencies=[Depends(current_user)])
     app.include_router(writes.router, prefix=API, dependencies=[Depends(current_user)])
+    for ui in (pages, review, compare, manage):
+        app.include_router(ui.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     app.add_middleware(OriginCheck)
     app.add_middleware(BodyLimit, config=config)
     return app

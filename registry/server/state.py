@@ -22,13 +22,15 @@ _bearer = HTTPBearer(auto_error=False, description="evd_... token (`evidence tok
 @dataclass
 class Server:
     """What the routes share: the configuration, the per-thread registries, the
-    access log and the rate limiter."""
+    access log, the rate limiters and the review UI's parts."""
 
     config: ServerConfig
     registries: Registries
     access: AccessLog
     limiter: RateLimiter
     logins: RateLimiter
+    #: The review UI's shared parts (``registry.server.pages.UI``), set by ``create_app``.
+    ui: Any = None
 
     @property
     def uploads(self) -> str:

@@ -235,14 +235,19 @@ class Note(BaseModel):
 def post_note(
     request: Request, user: User, sha256: Annotated[str, Path(pattern=SHA256)], body: Note
 ) -> dict[str, Any]:
-    server = server_of(request)
+    entry = note_item(server_of(request), user, sha256, body.case, body.text)
+    return {"seq": entry["seq"]}
+
+
+def note_item(server: Server, user: Identity, sha256: str, case: str, text: str) -> dict[str, Any]:
+    """A ``note.added`` entry of ``case`` on a visible item (the API's and the review
+    UI's notes): 404 unless the item is in that case of the user's, 403 below editor."""
     reg = server.registry()
     scope = server.scope(reg, user)
-    if body.case not in scope.cases_of(sha256):
+    if case not in scope.cases_of(sha256):
         raise NotVisible(sha256)
-    scope.require(body.case, "note")
-    entry = add_note(reg, sha256, body.text, actor=user.name, case=body.case)
-    return {"seq": entry["seq"]}
+    scope.require(case, "note")
+    return add_note(reg, sha256, text, actor=user.name, case=case)
 
 
 class Grant(BaseModel):
