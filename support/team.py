@@ -15,8 +15,11 @@ with no role (and ``newcomer``, whom tests give roles); one token each (``World.
 
 from __future__ import annotations
 
+import io
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -70,6 +73,25 @@ class World:
         shas = self.bravo_only()
         names = [BRAVO, BRAVO_URL.split("/")[2], BRAVO_COLLECTOR, BRAVO_NOTE, "bravo_owner"]
         return [*shas, *(s[:16] for s in shas), *names]
+
+
+def bodies(response: Any) -> list[str]:
+    """A response's body as text, or every file of a zip package."""
+    if response.headers.get("content-type") == "application/zip":
+        with zipfile.ZipFile(io.BytesIO(response.content)) as zf:
+            return [zf.read(n).decode("utf-8", "replace") for n in zf.namelist()]
+    return [response.content.decode("utf-8", "replace")]
+
+
+def leaks(world: World, response: Any, own: tuple[str, ...] = ()) -> list[str]:
+    """BRAVO's identifiers in a response (API answer, page, package); ``own``: labels of
+    the files the request uploaded, whose own SHA-256 the answer may repeat (the
+    client has the bytes)."""
+    allowed = {world.items[k] for k in own} | {world.items[k][:16] for k in own}
+    found = []
+    for body in bodies(response):
+        found += [i for i in world.bravo_identifiers() if i in body and i not in allowed]
+    return sorted(set(found))
 
 
 def build(tmp: Path) -> World:

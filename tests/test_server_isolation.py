@@ -7,8 +7,6 @@ its items' SHA-256s (and their 16-digit prefixes), its case id, URLs, people and
 
 from __future__ import annotations
 
-import io
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,22 +32,8 @@ def client(world: team.World) -> TestClient:
         yield c
 
 
-def _bodies(response) -> list[str]:
-    """The response body as text, or every file of a zip package."""
-    if response.headers.get("content-type") == "application/zip":
-        with zipfile.ZipFile(io.BytesIO(response.content)) as zf:
-            return [zf.read(n).decode("utf-8", "replace") for n in zf.namelist()]
-    return [response.content.decode("utf-8", "replace")]
-
-
 def _leaks(world: team.World, response, own: tuple[str, ...] = ()) -> list[str]:
-    """BRAVO's identifiers in the response; ``own``: labels of the files the request
-    uploaded, whose own SHA-256 the answer may repeat (the client has the bytes)."""
-    allowed = {world.items[k] for k in own} | {world.items[k][:16] for k in own}
-    found = []
-    for body in _bodies(response):
-        found += [i for i in world.bravo_identifiers() if i in body and i not in allowed]
-    return sorted(set(found))
+    return team.leaks(world, response, own)
 
 
 #: The files each request uploads, by label (see ``_leaks``).
