@@ -21,7 +21,15 @@ from registry.schema import DESCRIPTION_FIELDS, instant_key
 from registry.server import sessions
 from registry.server.gallery import MAX_PAGE
 from registry.server.pages import PageUser, WritingUser, render, secure, shown, ui_of
-from registry.server.review import _int, card, context_case, decided, segments, sha_or_404
+from registry.server.review import (
+    _int,
+    card,
+    case_view,
+    context_case,
+    decided,
+    segments,
+    sha_or_404,
+)
 from registry.server.review import transform_text as said
 from registry.server.state import Server, server_of
 from registry.server.writes import decide_pairs
@@ -184,15 +192,10 @@ def _bulk(
 
 @router.get("/cases/{case}/queue")
 def get_queue(request: Request, user: PageUser, case: str) -> Response:
-    server = server_of(request)
-    reg = server.registry()
-    scope = server.scope(reg, user)
-    scope.require(case)
+    view = case_view(request, user, case, QUEUE_PAGE)
+    server, reg, scope, number, size = view.server, view.reg, view.scope, view.number, view.size
     params = request.query_params
-    size = _int(params.get("size"), QUEUE_PAGE, 1, MAX_PAGE)
-    number = _int(params.get("page"), 1, 1, 10**7)
-    rows = ui_of(request).galleries.of(reg, case)
-    total, page = rows.waiting((number - 1) * size, size)
+    total, page = view.rows.waiting(view.offset, size)
     config = server.config.match
     found = []
     for a, b in page:

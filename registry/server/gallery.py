@@ -29,6 +29,8 @@ from registry.timeutil import parse_instant
 #: Items per gallery page: the default and the most a request may ask for.
 PAGE = 48
 MAX_PAGE = 200
+#: Filters whose results a case keeps for paging.
+KEPT = 16
 #: Sighting fields the text search looks in (besides the case's notes).
 TEXT_FIELDS = (
     "source_url",
@@ -158,6 +160,9 @@ class CaseRows:
     order: list[tuple[float, str]] = field(default_factory=list)
     offset: int = -1  # how far into the log the rows are current (-1: not built)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: The rows recent filters kept (by the filter), forgotten when a row changes.
+    kept: dict[str, list[str]] = field(default_factory=dict)
+    waiting_pairs: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
     def refresh(self, reg: Session) -> None:
         catalog = reg.catalog
@@ -186,6 +191,9 @@ class CaseRows:
             for sha in (entry.get("sha256"), details.get("match")):
                 if isinstance(sha, str):
                     touched.add(sha)
+        if touched:
+            self.kept.clear()
+            self.waiting_pairs.clear()
         for sha in touched:
             old = self.rows.pop(sha, None)
             if old is not None:
@@ -196,13 +204,30 @@ class CaseRows:
                 bisect.insort(self.order, row.key)
 
     def select(self, wanted: Filter, offset: int = 0, size: int = PAGE) -> Page:
-        """One page of the rows ``wanted`` keeps, by first sighting in the case."""
+        """One page of the rows ``wanted`` keeps, by first sighting in the case.
+
+        Without a filter a page is a slice of the order; with one, the rows kept are
+        remembered (for ``KEPT`` filters, until a row changes), so paging through
+        them filters once."""
         size = max(1, min(size, MAX_PAGE))
         offset = max(0, offset)
         with self.lock:
-            keys = reversed(self.order) if wanted.newest_first else iter(self.order)
-            rows = self.rows
-            kept = [sha for _, sha in keys if wanted.keeps(rows[sha])]
+            if wanted == Filter(newest_first=wanted.newest_first):
+                n = len(self.order)
+                if wanted.newest_first:
+                    keys = self.order[max(0, n - offset - size) : max(0, n - offset)][::-1]
+                else:
+                    keys = self.order[offset : offset + size]
+                return Page(n, [sha for _, sha in keys], offset, size)
+            key = repr(wanted)
+            kept = self.kept.get(key)
+            if kept is None:
+                keys = reversed(self.order) if wanted.newest_first else iter(self.order)
+                rows = self.rows
+                kept = [sha for _, sha in keys if wanted.keeps(rows[sha])]
+                self.kept[key] = kept
+                while len(self.kept) > KEPT:
+                    self.kept.pop(next(iter(self.kept)))
         return Page(len(kept), kept[offset : offset + size], offset, size)
 
     def waiting(self, offset: int = 0, size: int = PAGE) -> tuple[int, list[tuple[str, str]]]:
@@ -210,11 +235,14 @@ class CaseRows:
         sighting of ``a`` then score (highest first): how many, and one page."""
         size = max(1, min(size, MAX_PAGE))
         with self.lock:
-            pairs = [
-                (sha, other)
-                for _, sha in self.order
-                for other, _ in sorted(self.rows[sha].waiting, key=lambda w: -w[1])
-            ]
+            pairs = self.waiting_pairs.get("all")
+            if pairs is None:
+                pairs = self.waiting_pairs["all"] = [
+                    (sha, other)
+                    for _, sha in self.order
+                    if self.rows[sha].waiting
+                    for other, _ in sorted(self.rows[sha].waiting, key=lambda w: -w[1])
+                ]
         return len(pairs), pairs[max(0, offset) : max(0, offset) + size]
 
     def row(self, sha256: str) -> Row | None:

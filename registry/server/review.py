@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from registry.accounts import NotVisible, Scope
+from registry.accounts import Identity, NotVisible, Scope
 from registry.custody import ACCESS_VIEWED, summarize
-from registry.server.gallery import DATE_FIELDS, MAX_PAGE, PAGE, Filter
+from registry.server.gallery import DATE_FIELDS, MAX_PAGE, PAGE, CaseRows, Filter
 from registry.server.pages import PageUser, WritingUser, render, secure, ui_of
 from registry.server.reads import send_original
 from registry.server.state import Server, server_of
@@ -101,17 +102,41 @@ def card(server: Server, reg: Any, scope: Scope, sha: str, config: MatchConfig) 
     }
 
 
-@router.get("/cases/{case}")
-def get_gallery(request: Request, user: PageUser, case: str) -> Response:
+@dataclass
+class CaseView:
+    """What a page of one case works with: the user's scope (their role in the case
+    checked), the case's current rows, and the page asked for."""
+
+    server: Server
+    reg: Any
+    scope: Scope
+    rows: CaseRows
+    size: int
+    number: int
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+
+def case_view(request: Request, user: Identity, case: str, page_size: int) -> CaseView:
+    """Raises NotVisible (404) unless the user has a role in ``case``."""
     server = server_of(request)
     reg = server.registry()
     scope = server.scope(reg, user)
     scope.require(case)
     params = request.query_params
-    size = _int(params.get("size"), PAGE, 1, MAX_PAGE)
+    size = _int(params.get("size"), page_size, 1, MAX_PAGE)
     number = _int(params.get("page"), 1, 1, 10**7)
-    rows = ui_of(request).galleries.of(reg, case)
-    page = rows.select(_filter(params), (number - 1) * size, size)
+    return CaseView(server, reg, scope, ui_of(request).galleries.of(reg, case), size, number)
+
+
+@router.get("/cases/{case}")
+def get_gallery(request: Request, user: PageUser, case: str) -> Response:
+    view = case_view(request, user, case, PAGE)
+    server, reg, scope, number = view.server, view.reg, view.scope, view.number
+    params = request.query_params
+    page = view.rows.select(_filter(params), view.offset, view.size)
     cards = [card(server, reg, scope, sha, server.config.match) for sha in page.shas]
     server.log(user, ACCESS_VIEWED, request, {"case": case, "items": page.shas})
     query = {k: v for k, v in params.items() if k != "page"}
