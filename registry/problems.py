@@ -210,3 +210,16 @@ class MissingCheckpoint(Problem):
 
     file: str = ""
     seq: int = 0
+
+
+@dataclass
+class TimestampInvalid(Problem):
+    """A checkpoint's trusted timestamp does not check out (``failed`` names the check:
+    file, checkpoint, anchor, reply, status, imprint, eku, signature, certificate,
+    gen_time)."""
+
+    file: str = ""
+    checkpoint: str = ""
+    tsa: str = ""
+    failed: str = ""
+    seq: int = 0

@@ -31,6 +31,8 @@ REINDEX_RUN = "reindex.run"
 NOTE_ADDED = "note.added"
 KEY_CREATED = "key.created"
 CHECKPOINT = "checkpoint"
+CHECKPOINT_TIMESTAMPED = "checkpoint.timestamped"
+CHECKPOINT_TIMESTAMP_FAILED = "checkpoint.timestamp_failed"
 VERIFY_RUN = "verify.run"
 CATALOG_REBUILT = "catalog.rebuilt"
 EXPORT = "export"
@@ -109,6 +111,22 @@ def key_created(actor: str, details: dict[str, Any]) -> Event:
 
 def checkpoint_made(actor: str, details: dict[str, Any]) -> Event:
     return event(actor, CHECKPOINT, details)
+
+
+def checkpoint_timestamped(actor: str, details: dict[str, Any]) -> Event:
+    """A trusted timestamp kept for a checkpoint: ``details`` name the checkpoint
+    (``checkpoint``, ``size``, ``root``), the authority (``tsa``), the token's file and
+    its SHA-256, what the token says (``gen_time``, ``serial``, ``policy``, ``nonce``,
+    ``imprint``, ``tsa_name``, ``signer``), the ``trust_anchor`` it was checked against
+    and the ``tolerance_s`` on genTime."""
+    return event(actor, CHECKPOINT_TIMESTAMPED, details)
+
+
+def checkpoint_timestamp_failed(actor: str, details: dict[str, Any]) -> Event:
+    """An authority gave no token that checks out: ``failed`` names the check
+    (``timeout``, ``http``, ``imprint``, ``signature``, ``certificate``...), ``error``
+    says what happened; nothing was kept."""
+    return event(actor, CHECKPOINT_TIMESTAMP_FAILED, details)
 
 
 def verify_run(actor: str, details: dict[str, Any]) -> Event:
@@ -273,6 +291,12 @@ ACTIONS: dict[str, Action] = {
     NOTE_ADDED: Action(_fold_note, lambda d: str(d.get("text", ""))),
     KEY_CREATED: Action(None, lambda d: f"key {d.get('key_id')} for {d.get('for_actor')}"),
     CHECKPOINT: Action(None, lambda d: f"size {d.get('size')} root {d.get('root')}"),
+    CHECKPOINT_TIMESTAMPED: Action(
+        None, lambda d: f"size {d.get('size')} by {d.get('tsa')} at {d.get('gen_time')}"
+    ),
+    CHECKPOINT_TIMESTAMP_FAILED: Action(
+        None, lambda d: f"size {d.get('size')} by {d.get('tsa')}: {d.get('failed')}"
+    ),
     VERIFY_RUN: Action(
         None,
         lambda d: "ok" if d.get("ok") else f"{len(d.get('problems') or [])} problem(s)",
