@@ -122,7 +122,7 @@ def test_a_redirect_is_not_followed(reg, tsa, anchor):
 
 
 def test_an_authority_that_never_answers_times_out(reg, tsa, anchor):
-    cp, [outcome] = _stamp(reg, tsa, anchor, "hang", timeout=0.3)
+    _, [outcome] = _stamp(reg, tsa, anchor, "hang", timeout=0.3)
     assert outcome.details["failed"] == "timeout" and "0.3 s" in outcome.details["error"]
     assert _entries(reg, "checkpoint.timestamp_failed")[0]["details"]["failed"] == "timeout"
     assert reg.verify(actor="alice").ok
@@ -138,7 +138,7 @@ def test_nobody_listening_is_unreachable(reg, anchor):
 
 
 def test_several_authorities_each_answer_for_themselves(reg, tsa, anchor):
-    cp, outcomes = _stamp(reg, tsa, anchor, "good", "bad-signature", "good")
+    _, outcomes = _stamp(reg, tsa, anchor, "good", "bad-signature", "good")
     assert [o.ok for o in outcomes] == [True, False, True]
     assert [o.details.get("file") for o in outcomes] == [
         "checkpoints/0000000007.1.tsr",
@@ -222,7 +222,7 @@ def test_a_replaced_anchor_is_found(reg, tsa, anchor):
 
 
 def test_an_edited_checkpoint_no_longer_matches_its_token(reg, tsa, anchor):
-    cp, [outcome] = _stamp(reg, tsa, anchor, "good")
+    cp, _ = _stamp(reg, tsa, anchor, "good")
     path = Path(reg.root, cp.file)
     data = json.loads(path.read_text())
     data["time"] = "2001-01-01T00:00:00+00:00"
