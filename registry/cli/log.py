@@ -250,22 +250,21 @@ def _authorities(urls: tuple[str, ...], anchors: tuple[str, ...]) -> list[Author
         raise click.UsageError("--tsa-ca needs --tsa")
     if len(anchors) not in (0, 1, len(urls)):
         raise click.UsageError("give --tsa-ca once for all authorities, or once per --tsa")
-    loaded: list[TrustAnchor | None] = []
+    for url in urls:
+        try:
+            check_url(url)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--tsa") from exc
+    loaded: list[TrustAnchor] = []
     for path in anchors:
         try:
             with open(path, "rb") as fh:
                 loaded.append(TrustAnchor.from_pem(fh.read()))
         except (OSError, ValueError) as exc:
             raise click.BadParameter(f"{path}: {exc}", param_hint="--tsa-ca") from exc
-    out = []
-    for i, url in enumerate(urls):
-        try:
-            check_url(url)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--tsa") from exc
-        anchor = loaded[0] if len(loaded) == 1 else (loaded[i] if loaded else None)
-        out.append(Authority(url, anchor))
-    return out
+    if len(loaded) == 1:
+        loaded *= len(urls)
+    return [Authority(url, loaded[i] if loaded else None) for i, url in enumerate(urls)]
 
 
 @cli.command()
