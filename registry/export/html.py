@@ -10,6 +10,7 @@ wellbeing matters. Every value from outside is escaped.
 
 from __future__ import annotations
 
+import base64
 import json
 from html import escape
 from typing import Any
@@ -51,13 +52,25 @@ document.body.classList.toggle('show-all',e.target.checked);});
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 
 
-def export_html(sel: Selection, out: OutDir, vault_path: Any, generated_at: str) -> list[Written]:
-    """Write ``report.html``. ``vault_path(sha)`` gives an item's original file."""
-    report = render(sel, vault_path, generated_at)
+def export_html(
+    sel: Selection,
+    out: OutDir,
+    vault_path: Any,
+    generated_at: str,
+    timestamps: list[dict[str, Any]] = (),  # type: ignore[assignment]
+) -> list[Written]:
+    """Write ``report.html``. ``vault_path(sha)`` gives an item's original file;
+    ``timestamps``: the stored RFC 3161 tokens (``custody.timestamps.stored_tokens``)."""
+    report = render(sel, vault_path, generated_at, timestamps)
     return [out.write("report.html", data=report.encode("utf-8"))]
 
 
-def render(sel: Selection, vault_path: Any, generated_at: str) -> str:
+def render(
+    sel: Selection,
+    vault_path: Any,
+    generated_at: str,
+    timestamps: list[dict[str, Any]] = (),  # type: ignore[assignment]
+) -> str:
     """The report as HTML text."""
     by_sha = {item["sha256"]: item for item in sel.items}
     thumbs: dict[str, str | None] = {}
@@ -108,6 +121,7 @@ def render(sel: Selection, vault_path: Any, generated_at: str) -> str:
     for kid, key in sel.public_keys.items():
         parts.append(f"<h3><code>{_e(kid)}</code> — {_e(key.get('actor') or '?')}</h3>")
         parts.append(f"<pre>{_e(key['pem'])}</pre>")
+    parts.append(_timestamps(timestamps))
     parts.append(f"<script>{_SCRIPT}</script></body></html>")
     return "\n".join(parts)
 
@@ -312,6 +326,45 @@ def _timeline(entries: list[dict[str, Any]]) -> str:
         rows,
         cls="log",
     )
+
+
+def _timestamps(tokens: list[dict[str, Any]]) -> str:
+    """Each RFC 3161 token, with its bytes and trust anchor, to check with OpenSSL."""
+    parts = [
+        "<h2>Trusted timestamps (RFC 3161)</h2><p>Each token, from a time-stamping "
+        "authority, proves that the checkpoint it covers, and so every custody entry "
+        "before it, existed at its genTime. Its message imprint is the SHA-256 of the "
+        "checkpoint as canonical JSON. To check one, save the token (base64) and the "
+        "trust anchor, then run <code>base64 -d token.b64 &gt; token.tsr; openssl ts "
+        "-verify -digest IMPRINT -in token.tsr -CAfile anchor.pem</code>.</p>"
+    ]
+    if not tokens:
+        return parts[0] + "<p>none</p>"
+    anchors: dict[str, bytes] = {}
+    for token in tokens:
+        d = token["details"]
+        anchor = d.get("trust_anchor") or {}
+        anchors[str(anchor.get("sha256"))] = token["anchor_pem"]
+        rows = [
+            ("Checkpoint", f"size {d.get('size')}, root {d.get('root')}"),
+            ("Authority", d.get("tsa")),
+            ("genTime", d.get("gen_time")),
+            ("Serial", d.get("serial")),
+            ("Policy", d.get("policy")),
+            ("TSA name", d.get("tsa_name")),
+            ("Imprint (SHA-256)", _code(d.get("imprint"))),
+            ("Trust anchor", _code(anchor.get("sha256"))),
+            ("Token file", d.get("file")),
+        ]
+        parts.append(_table(rows, raw={"Imprint (SHA-256)", "Trust anchor"}))
+        b64 = base64.encodebytes(token["der"]).decode("ascii")
+        parts.append(f"<details><summary>token (base64)</summary><pre>{_e(b64)}</pre></details>")
+    parts.append("<h3>Trust anchors</h3>")
+    for sha, pem in anchors.items():
+        parts.append(
+            f"<h4><code>{_e(sha)}</code></h4><pre>{_e(pem.decode('ascii', 'replace'))}</pre>"
+        )
+    return "\n".join(parts)
 
 
 def _thumb(sha: str, uri: str | None) -> str:
