@@ -54,7 +54,7 @@ def test_the_anchor_is_remembered_and_a_bad_token_fails_the_command(registry: Pa
         "checkpoint", "--tsa", tsa.url("wrong-imprint"), "--tsa-ca", str(tsa.pki.ca_file),
         registry=registry,
     )  # fmt: skip
-    assert bad.returncode == 1 and "failed (imprint): imprint: token covers" in bad.stderr
+    assert bad.returncode == 1 and "failed (imprint): token covers" in bad.stderr
     assert run_cli("verify", registry=registry).returncode == 0
 
 

@@ -72,7 +72,7 @@ def test_the_bag_carries_its_checkpoints_tokens_and_the_printed_command_checks_t
     assert proc.returncode == 0, proc.stdout
     assert "ok    token data/timestamps/0000000007.1.tsr" in proc.stdout
     assert "covers checkpoint 7: its imprint is the SHA-256 of" in proc.stdout
-    assert f"genTime {details['gen_time'][:4]}" in proc.stdout
+    assert f"genTime {details['gen_time'][:19]}Z, serial {details['serial']}" in proc.stdout
     [command] = _openssl_commands(proc.stdout)
     assert details["imprint"] in command and "-attime" in command
     checked = subprocess.run(shlex.split(command), capture_output=True, text=True)

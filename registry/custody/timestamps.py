@@ -137,7 +137,9 @@ def timestamp_checkpoint(
                 outcomes.append(Outcome(True, details))
             else:
                 details["failed"] = problems[0].check
-                details["error"] = "; ".join(str(p) for p in problems)
+                # One failure is named by "failed"; several are each named in "error".
+                one = len(problems) == 1
+                details["error"] = "; ".join(p.message if one else str(p) for p in problems)
                 if reply:
                     details["reply_sha256"] = reply
                 events.append(checkpoint_timestamp_failed(actor, details))

@@ -304,10 +304,11 @@ def _chain_problems(resp: Any, anchor: TrustAnchor, digest: bytes, named: bool) 
             # The library checks imprint, nonce and EKU after the signature and chain,
             # which therefore passed; the checks above name what failed.
             return [] if named else [Failure("signature", _short(exc))]
-        reasons = _OPENSSL_REASON.findall(text)
-        detail = "; ".join(_OPENSSL_DATA.findall(text)) or ", ".join(reasons) or _short(exc)
+        reasons = list(dict.fromkeys(_OPENSSL_REASON.findall(text)))
         if "certificate verify error" in reasons:
+            detail = "; ".join(_OPENSSL_DATA.findall(text)) or _short(exc)
             return [Failure("certificate", f"no valid chain to the trust anchor: {detail}")]
+        detail = ", ".join(reasons) or _short(exc)
         return [Failure("signature", f"the CMS signature does not verify: {detail}")]
     return []
 

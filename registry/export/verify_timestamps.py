@@ -112,6 +112,11 @@ def epoch(gen_time):
     return calendar.timegm(time.strptime(gen_time[:14], "%Y%m%d%H%M%S"))
 
 
+def iso(gen_time):
+    """A GeneralizedTime as ISO 8601 (UTC, whole seconds)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch(gen_time)))
+
+
 def openssl_command(token, digest, anchor, gen_time):
     """The command that checks a token's signature and chain at its genTime."""
     args = ["openssl", "ts", "-verify", "-digest", digest, "-in", token, "-CAfile", anchor]
@@ -138,32 +143,32 @@ def check_timestamps(rep, bag, proven, checkpoint_ok, consistent):
             cp = json.load(fh)
         with open(os.path.join(bag, token["token"]), "rb") as fh:
             der = fh.read()
-        name = f"token {token['token']} ({token.get('tsa')})"
+        name = f"token {token['token']}"
         try:
             read = read_token(der)
         except ValueError as exc:
             rep.check(False, f"{name} can be read: {exc}")
             continue
         digest = hashlib.sha256(_canonical(cp)).digest()
-        rep.check(read["status"] in (0, 1), f"{name} was granted (status {read['status']})")
+        when = iso(read["gen_time"]) if read["gen_time"] else "none"
+        rep.check(
+            read["status"] in (0, 1),
+            f"{name} by {token.get('tsa')}: status {read['status']} (granted is 0), "
+            f"genTime {when}, serial {read['serial']}",
+        )
+        size = cp.get("size")
         rep.check(
             read["imprint_sha256"] and read["imprint"] == digest,
-            f"{name} covers checkpoint {cp.get('size')}: its imprint is the SHA-256 of "
-            f"{token['checkpoint']} (genTime {read['gen_time']}, serial {read['serial']})",
+            f"{name} covers checkpoint {size}: its imprint is the SHA-256 of {token['checkpoint']}",
         )
-        rep.check(checkpoint_ok(cp), f"checkpoint {cp.get('size')} of {name} is signed")
+        rep.check(checkpoint_ok(cp), f"checkpoint {size} is signed by key {cp.get('key')}")
         path = [bytes.fromhex(p) for p in token["consistency_path"]]
+        roots = bytes.fromhex(cp["root"]), bytes.fromhex(proven["root"])
         rep.check(
             cp.get("registry_id") == proven.get("registry_id")
-            and consistent(
-                cp["size"],
-                proven["size"],
-                bytes.fromhex(cp["root"]),
-                bytes.fromhex(proven["root"]),
-                path,
-            ),
-            f"the package's log of {proven['size']} entries grew from checkpoint "
-            f"{cp.get('size')}: its first {cp.get('size')} entries existed at that genTime",
+            and consistent(cp["size"], proven["size"], *roots, path),
+            f"the package's log of {proven['size']} entries grew from checkpoint {size}: "
+            f"its first {size} entries existed at {when}",
         )
         if read["gen_time"]:
             anchor = os.path.join(bag, token["trust_anchor"])
