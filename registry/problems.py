@@ -214,12 +214,12 @@ class MissingCheckpoint(Problem):
 
 @dataclass
 class TimestampInvalid(Problem):
-    """A checkpoint's trusted timestamp does not check out (``failed`` names the check:
-    file, checkpoint, anchor, reply, status, imprint, eku, signature, certificate,
-    gen_time)."""
+    """A checkpoint's trusted timestamp does not check out."""
 
     file: str = ""
     checkpoint: str = ""
     tsa: str = ""
+    #: The check that failed: file, checkpoint, anchor, reply, status, imprint, eku,
+    #: signature, certificate or gen_time (``registry.custody.tsa``).
     failed: str = ""
     seq: int = 0
