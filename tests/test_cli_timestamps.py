@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from support.cli import run_cli
+from support.cli import kill_at, run_cli
 from support.media import write_jpeg
 
 
@@ -90,3 +90,23 @@ def test_usage_errors_make_no_checkpoint(registry: Path, tmp_path: Path, args, m
     proc = run_cli("checkpoint", *filled, registry=registry)
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
     assert not (registry / "checkpoints").exists()
+
+
+def test_killed_between_keeping_the_token_and_logging_it(registry: Path, tsa, tmp_path: Path):
+    """kill -9 after the token is written and before it is logged: the checkpoint is
+    logged and verifies, the token file is listed as not logged, nothing is half-written."""
+    argv = ["checkpoint", "--tsa", tsa.url("good"), "--tsa-ca", str(tsa.pki.ca_file)]
+    assert kill_at(argv, "timestamp.written", registry=registry, work=tmp_path) == (
+        "timestamp.written:1"
+    )
+    folder = registry / "checkpoints"
+    assert sorted(p.name for p in folder.glob("*.tsr")) == ["0000000004.1.tsr"]
+    assert not list(folder.glob(".*.tmp"))
+    report = run_cli("verify", "--json", registry=registry)
+    assert report.returncode == 0, report.stdout
+    listed = json.loads(report.stdout)["timestamps"]
+    assert listed == [{"file": "checkpoints/0000000004.1.tsr", "status": "not logged"}]
+    again = run_cli(*argv, "--json", registry=registry)
+    assert again.returncode == 0, again.stderr
+    [outcome] = json.loads(again.stdout)["timestamps"]
+    assert outcome["file"] == f"checkpoints/{json.loads(again.stdout)['size']:010d}.1.tsr"
