@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import shlex
 import subprocess
@@ -110,6 +111,22 @@ def test_a_token_over_something_else_fails_in_the_bag(reg, tsa, tmp_path):
     assert proc.returncode == 1
     assert "FAIL  token data/timestamps/0000000007.1.tsr" in proc.stdout
     assert "covers checkpoint 7" in proc.stdout.split("FAIL  token", 1)[1].splitlines()[0]
+
+
+def test_a_token_listed_outside_the_bag_is_not_read(reg, tsa, tmp_path):
+    _stamp(reg, tsa)
+    bag = tmp_path / "bag"
+    export(reg, "bagit", bag, actor="carol")
+    index = bag / "data" / "timestamps" / "timestamps.json"
+    listed = json.loads(index.read_text())
+    outside = tmp_path / "elsewhere.tsr"
+    outside.write_bytes((bag / listed[0]["token"]).read_bytes())
+    listed[0]["token"] = "../elsewhere.tsr"
+    index.write_text(json.dumps(listed))
+    proc = _verifier(bag)
+    assert proc.returncode == 1
+    assert "FAIL  token ../elsewhere.tsr and its files are in the bag" in proc.stdout
+    assert "covers checkpoint" not in proc.stdout
 
 
 def test_a_bag_without_timestamps_says_so(reg, tmp_path):

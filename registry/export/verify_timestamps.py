@@ -129,6 +129,11 @@ def _canonical(obj):
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def _inside(bag, rel):
+    root = os.path.realpath(bag)
+    return os.path.commonpath([root, os.path.realpath(os.path.join(bag, rel))]) == root
+
+
 def check_timestamps(rep, bag, proven, checkpoint_ok, consistent):
     """Check each token of ``data/timestamps/`` (``rep``: verify_bag's Report;
     ``proven``: the checkpoint the bag is proven against; ``checkpoint_ok(cp)``:
@@ -140,6 +145,10 @@ def check_timestamps(rep, bag, proven, checkpoint_ok, consistent):
     with open(index_path, encoding="utf-8") as fh:
         tokens = json.load(fh)
     for token in tokens:
+        files = [token["token"], token["checkpoint"], token["trust_anchor"]]
+        outside = [f for f in files if not _inside(bag, f)]
+        if not rep.check(not outside, f"token {token['token']} and its files are in the bag"):
+            continue
         with open(os.path.join(bag, token["checkpoint"]), encoding="utf-8") as fh:
             cp = json.load(fh)
         with open(os.path.join(bag, token["token"]), "rb") as fh:
