@@ -425,6 +425,8 @@ def _new_item_events(
         "tools": rec.tools,
         "record_version": rec.record_version,
     }
+    if rec.manifest_store is not None:  # the C2PA manifest store, when the file has one
+        meta["manifest_store"] = rec.manifest_store
     return [
         item_stored(sub.actor, sha, stored),
         metadata_extracted(sub.actor, sha, meta),
