@@ -89,6 +89,9 @@ class IngestResult:
     near_duplicates: list[dict[str, Any]] | None = None
     #: Known items only: the item already had this post's sighting; none was added.
     repeated: bool = False
+    #: What the file's Content Credentials say: ``state``, ``codes``, ``altered`` (and
+    #: ``remote_url``) of its ``metadata["c2pa"]`` (None when the file failed).
+    c2pa: dict[str, Any] | None = None
 
     @property
     def failed_steps(self) -> list[dict[str, str]]:
@@ -108,6 +111,8 @@ class IngestResult:
         }
         if self.near_duplicates is not None:
             out["near_duplicates"] = self.near_duplicates
+        if self.c2pa is not None:
+            out["c2pa"] = self.c2pa
         return out
 
 
@@ -290,6 +295,10 @@ def _result(rec: Extracted, status: str) -> IngestResult:
         size=rec.size,
         warnings=rec.warnings,
     )
+    found = (rec.metadata or {}).get("c2pa")
+    if status != "error" and isinstance(found, dict):
+        keys = ("state", "codes", "altered", "remote_url")
+        result.c2pa = {k: found[k] for k in keys if k in found}
     if status == "error":
         error = rec.error or {"code": "InternalError", "message": "no record"}
         result.media_type = None

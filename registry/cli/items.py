@@ -119,6 +119,8 @@ def ingest(
                     line += f"\n       near-duplicate of {m['sha256'][:16]}  {_match_summary(m)}"
                 for w in result.failed_steps:
                     line += f"\n       step failed: {w['step']}: {w['message']}"
+                if result.c2pa and result.c2pa.get("state") not in ("absent", "unsupported"):
+                    line += f"\n       content credentials {credentials_note(result.c2pa)}"
             bar.clear()
             click.echo(line)
     partly = f", {incomplete} stored with a failed step" if incomplete else ""
