@@ -28,6 +28,7 @@ HEAVY = (
     "imagehash",
     "warcio",
     "rfc3161_client",
+    "c2pa",
 )
 
 

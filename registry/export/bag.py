@@ -230,7 +230,8 @@ Items:      {len(sel.items)}
 Checkpoint: size {cp.size}, root {cp.root}
 
 data/originals/  the original files, byte for byte as received (folder = SHA-256)
-data/items/      what the registry recorded about each (metadata, sightings, notes)
+data/items/      what the registry recorded about each (metadata, Content Credentials
+                 (C2PA) as read at ingest with their manifest store, sightings, notes)
 data/custody/    every chain-of-custody entry about the items, signed (Ed25519),
                  with a Merkle inclusion proof of each in the signed checkpoint
 data/keys/       the public keys that made the signatures

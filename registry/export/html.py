@@ -19,7 +19,7 @@ from registry.custody import summarize
 from registry.export.gather import Selection, clusters
 from registry.export.safepath import OutDir, Written
 from registry.export.thumbs import thumbnail
-from registry.schema import FIRST_SEEN_FIELDS, instant_key
+from registry.schema import FIRST_SEEN_FIELDS, credentials_note, instant_key
 from registry.version import __version__
 
 _STYLE = """
@@ -142,7 +142,7 @@ def _item(item: dict[str, Any], thumbs: dict[str, str | None], sel: Selection) -
     if item.get("duration_s") is not None:
         rows.append(("Duration", f"{item['duration_s']:.2f} s"))
     for key, value in meta.items():
-        if value not in (None, "", {}, []):
+        if value not in (None, "", {}, []) and key != "c2pa":
             rows.append(
                 (
                     f"metadata: {key}",
@@ -158,6 +158,7 @@ def _item(item: dict[str, Any], thumbs: dict[str, str | None], sel: Selection) -
         f'<section class="item" id="item-{sha}"><h3>{_e(_name(item))}</h3>',
         _thumb(sha, thumbs.get(sha)),
         _table(rows, raw={"SHA-256", "SHA-1", "MD5"}),
+        *_credentials(item),
         "<h4>Sightings</h4>",
         _grid(
             (
@@ -216,6 +217,34 @@ def _item(item: dict[str, Any], thumbs: dict[str, str | None], sel: Selection) -
     return "\n".join(html)
 
 
+def _credentials(item: dict[str, Any]) -> list[str]:
+    """The item's Content Credentials (C2PA), as read at ingest, offline."""
+    if item.get("media_type") not in ("image", "video"):
+        return []
+    c2pa = (item.get("metadata") or {}).get("c2pa")
+    rows: list[tuple[str, Any]] = [("State", credentials_note(c2pa))]
+    if c2pa and c2pa.get("state") in ("valid", "invalid"):
+        signer = c2pa.get("signer") or {}
+        who = [str(v) for v in (signer.get("issuer"), signer.get("common_name")) if v]
+        rows += [
+            ("Validation codes", ", ".join(c2pa.get("codes") or []) or "-"),
+            ("Claim generator", c2pa.get("claim_generator")),
+            ("Signer", " / ".join(who) or "-"),
+            ("Signed at", c2pa.get("signed_at")),
+            ("Manifests", c2pa.get("manifests")),
+            ("Actions", ", ".join(str(a.get("action")) for a in c2pa.get("actions") or []) or "-"),
+            (
+                "Ingredients",
+                ", ".join(
+                    f"{i.get('title')} ({i.get('relationship')})"
+                    for i in c2pa.get("ingredients") or []
+                )
+                or "-",
+            ),
+        ]
+    return ["<h4>Content Credentials (C2PA)</h4>", _table(rows)]
+
+
 def _unrendered(sha: str, why: str) -> str:
     return (
         f'<section class="item" id="item-{_e(sha)}"><h3><code>{_e(sha)}</code></h3>'
@@ -245,6 +274,17 @@ def _clusters(
         )
         html.append("<p>Timeline of every copy, earliest first</p>")
         html.append(_moments(moments, with_item=True))
+        html.append("<p>Content Credentials (C2PA) of every copy</p>")
+        html.append(
+            _grid(
+                ("item", "content credentials"),
+                [
+                    (sha[:16], credentials_note((by_sha[sha].get("metadata") or {}).get("c2pa")))
+                    for sha in group
+                    if sha in by_sha
+                ],
+            )
+        )
         for p in sel.neardups:
             if p["query"] not in members:
                 continue
