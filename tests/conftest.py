@@ -59,6 +59,18 @@ def registry_path(tmp_path: Path) -> Path:
     return tmp_path / "reg"
 
 
+@pytest.fixture
+def two_photos(tmp_path: Path):
+    """A registry (actor alice) holding two photos of case C1."""
+    from registry import Registry, Submission
+
+    write_jpeg(tmp_path / "in" / "a.jpg", 1, size=(160, 120))
+    write_jpeg(tmp_path / "in" / "b.jpg", 2, size=(160, 120))
+    reg = Registry.open(str(tmp_path / "reg"), create=True, actor="alice")
+    reg.ingest([str(tmp_path / "in")], Submission(actor="alice", case="C1"))
+    return reg
+
+
 @pytest.fixture(scope="session")
 def tsa(tmp_path_factory: pytest.TempPathFactory):
     """A real RFC 3161 authority, ``openssl ts -reply`` behind a local HTTP server, and

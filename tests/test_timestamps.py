@@ -13,20 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from registry import Registry, Submission
+from registry import Registry
 from registry.custody.checkpoint import checkpoints
 from registry.custody.timestamps import Authority, check_logged, checkpoint_with_timestamps
 from registry.custody.tsa import TrustAnchor, build_request, post, token_problems
-from support.media import write_jpeg
 
 
 @pytest.fixture
-def reg(tmp_path: Path) -> Registry:
-    write_jpeg(tmp_path / "in" / "a.jpg", 1, size=(160, 120))
-    write_jpeg(tmp_path / "in" / "b.jpg", 2, size=(160, 120))
-    reg = Registry.open(str(tmp_path / "reg"), create=True, actor="alice")
-    reg.ingest([str(tmp_path / "in")], Submission(actor="alice", case="C1"))
-    return reg
+def reg(two_photos: Registry) -> Registry:
+    return two_photos
 
 
 @pytest.fixture
