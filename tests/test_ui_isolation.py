@@ -48,6 +48,14 @@ def _decide(a: str, b: str, decision: str = "confirmed") -> Call:
     )
 
 
+def _bulk(case: str, a: str, b: str, decision: str) -> Call:
+    return lambda c, w, t: c.post(
+        f"/cases/{case}/queue",
+        data={"pair": f"{w.items[a]}:{w.items[b]}", "decision": decision, "csrf": t},
+        follow_redirects=False,
+    )
+
+
 # (name, the least ALPHA role it needs or None for "any", a call)
 PAGES: list[tuple[str, str | None, Call]] = [
     ("cases", None, lambda c, w, t: c.get("/")),
@@ -73,19 +81,7 @@ PAGES: list[tuple[str, str | None, Call]] = [
     ("original", "viewer", lambda c, w, t: c.get(f"/media/{w.items['shared']}/original")),
     ("custody", "manager", lambda c, w, t: c.get(f"/cases/{A}/custody")),
     ("decide", "editor", _decide("alpha1", "alpha_pair")),
-    (
-        "bulk",
-        "editor",
-        lambda c, w, t: c.post(
-            f"/cases/{A}/queue",
-            data={
-                "pair": f"{w.items['alpha1']}:{w.items['alpha_pair']}",
-                "decision": "rejected",
-                "csrf": t,
-            },
-            follow_redirects=False,
-        ),
-    ),
+    ("bulk", "editor", _bulk(A, "alpha1", "alpha_pair", "rejected")),
     (
         "note",
         "editor",
@@ -127,17 +123,7 @@ HIDDEN: list[tuple[str, Call]] = [
     ("original bravo", lambda c, w, t: c.get(f"/media/{w.items['bravo1']}/original")),
     ("decide cross", _decide("cross_alpha", "cross_bravo", "rejected")),
     ("decide shared variant", _decide("shared", "shared_variant", "rejected")),
-    (
-        "bulk bravo",
-        lambda c, w, t: c.post(
-            f"/cases/{team.BRAVO}/queue",
-            data={
-                "pair": f"{w.items['bravo1']}:{w.items['bravo_pair']}",
-                "decision": "confirmed",
-                "csrf": t,
-            },
-        ),
-    ),
+    ("bulk bravo", _bulk(team.BRAVO, "bravo1", "bravo_pair", "confirmed")),
     (
         "note bravo",
         lambda c, w, t: c.post(
