@@ -11,6 +11,7 @@ append), move the copies into the vault, write the catalogue.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -146,11 +147,15 @@ def iter_ingest(
     # In this process one file at a time, the coordinator does every step itself; with
     # workers, they copy and match (``registry.intake``), and it does what needs the lock.
     in_workers = executor is not None or workers > 1 or isolate
+    entries = walk(paths)
+    first = next(entries, None)
+    if first is None:
+        return  # nothing to take in: no run, no index opened
     with (
         worker_run(reg, near, submission, config) if in_workers else contextlib.nullcontext() as run
     ):
         records = extract_all(
-            walk(paths),
+            itertools.chain([first], entries),
             workers=workers,
             executor=executor,
             in_flight=in_flight,

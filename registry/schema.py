@@ -118,6 +118,10 @@ def present(doc: dict[str, Any]) -> dict[str, Any]:
     """An item as shown to users and scripts (the ``show``/``list`` JSON): its fields,
     and the ``timeline`` of its sightings."""
     out = {k: doc.get(k) for k in ITEM_FIELDS}
+    # Every pair says whether a person decided it: "confirmed", "rejected" or None.
+    out["near_duplicates"] = [
+        {**p, "decision": p.get("decision")} for p in doc.get("near_duplicates") or []
+    ]
     out["timeline"] = timeline(doc.get("sightings") or [], doc.get("metadata") or {})
     return out
 

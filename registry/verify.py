@@ -272,6 +272,12 @@ def _check_catalog(catalog: CatalogBase, fold: CatalogBase, report: VerifyReport
         report.problems.append(
             CatalogMismatch(f"{sha} is in the catalogue, not the log", sha256=sha, field="*")
         )
+    have_views, want_views = catalog.views, fold.views
+    for name in sorted(set(have_views) | set(want_views)):
+        if have_views.get(name) != want_views.get(name):
+            report.problems.append(
+                CatalogMismatch(f"view {name!r} differs from the log's", sha256="", field=name)
+            )
     for sha in sorted(on_disk & logged):
         have, want = catalog.get(sha) or {}, fold.get(sha) or {}
         for key in sorted(set(have) | set(want)):

@@ -458,3 +458,77 @@ def test_postgres_folds_as_tinydb_does(pg_url: str, steps) -> None:
         assert list(cat.iter_items(order="sha256")) == list(tiny.iter_items(order="sha256"))
         assert cat.log_seq == tiny.log_seq
     store.close()
+
+
+# --- the views beside the items: accounts, roles, tokens ----------------------------------
+
+
+def _team(reg: Registry) -> dict[str, Any]:
+    from registry.accounts import add_user, create_token, grant, revoke, revoke_token
+
+    add_user(reg, "alice", None, actor="ops")
+    add_user(reg, "bob", None, actor="ops")
+    grant(reg, "alice", "C1", "editor", actor="ops")
+    grant(reg, "bob", "C2", "viewer", actor="ops")
+    kept = create_token(reg, "alice", actor="ops", read_only=True)
+    gone = create_token(reg, "bob", actor="ops")
+    revoke_token(reg, gone["id"], actor="ops")
+    revoke(reg, "bob", "C2", actor="ops")  # bob holds no role now
+    return {"kept": kept, "gone": gone}
+
+
+def _answers(reg: Registry, tokens: dict[str, Any]) -> dict[str, Any]:
+    from registry.accounts import accounts_view, authenticate, list_users
+
+    view = accounts_view(reg.catalog)
+    return {
+        "users": list_users(reg),
+        "members": {c: view.members(c) for c in ("C1", "C2")},
+        "alice": authenticate(view, tokens["kept"]["token"]),
+        "bob": authenticate(view, tokens["gone"]["token"]),
+        "token": view.token(tokens["gone"]["id"]),
+    }
+
+
+def test_accounts_view_on_every_backend(backend: Backend, registry_of: Registry) -> None:
+    reg = registry_of
+    tokens = _team(reg)
+    answers = _answers(Registry.open(reg.root, catalog=reg.catalog_url), tokens)
+    assert answers["alice"].roles == {"C1": "viewer"}  # capped by its read-only token
+    assert answers["bob"] is None and answers["token"]["revoked_at"]
+    assert answers["members"] == {"C1": {"alice": "editor"}, "C2": {}}
+    assert [u["name"] for u in answers["users"]] == ["alice", "bob"]
+    reg = Registry.open(reg.root, catalog=reg.catalog_url)
+    assert check(reg).ok
+    reg.rebuild(actor="ops")
+    assert _answers(Registry.open(reg.root, catalog=reg.catalog_url), tokens) == answers
+    assert check(reg).ok
+
+
+def test_postgres_accounts_are_rows(pg_url: str, tmp_path: Path) -> None:
+    """Each account, role holder and token is a row of ``evidence_views``; a token
+    un-revoked there behind the log's back works (the server trusts its catalogue) until
+    verify names it and rebuild restores what the log says."""
+    reg = Registry.open(str(tmp_path / "reg"), create=True, catalog=pg_url)
+    tokens = _team(reg)
+    backend = Backend("postgresql", tmp_path / "catalog", pg_url)
+    rows = backend._sql("SELECT part, whole, key FROM evidence_views ORDER BY 1, 3")
+    # (after the first account, 'roles' and 'tokens' were empty parts: one whole row each,
+    # replaced by a row per entry once they had some)
+    assert rows == [
+        ("accounts", False, "alice"),
+        ("accounts", False, "bob"),
+        ("roles", False, "alice"),
+        *sorted(("tokens", False, tokens[k]["id"]) for k in ("kept", "gone")),
+    ]
+    backend._sql(
+        "UPDATE evidence_views SET body = %s, doc = %s::jsonb WHERE part = 'tokens' AND key = %s",
+        *[json.dumps({**_answers(reg, tokens)["token"], "revoked_at": None})] * 2,
+        tokens["gone"]["id"],
+    )
+    reg = Registry.open(reg.root, catalog=pg_url)
+    assert _answers(reg, tokens)["bob"] is not None
+    found = [(p.code, p.field) for p in check(reg).problems]
+    assert found == [("CatalogMismatch", "accounts")]
+    reg.rebuild(actor="ops")
+    assert _answers(reg, tokens)["bob"] is None and check(reg).ok

@@ -46,6 +46,19 @@ def test_help_pulls_in_no_heavy_library() -> None:
     assert _loaded_after(code) == []
 
 
+def test_ingest_of_an_empty_folder_loads_nothing_heavy(tmp_path: Path) -> None:
+    """No file, no run: no worker, no index opened, no numeric library imported."""
+    (tmp_path / "empty").mkdir()
+    code = (
+        "import contextlib, io\n"
+        "from registry.cli import cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        f"    cli(['--registry', {str(tmp_path / 'reg')!r}, 'ingest', "
+        f"{str(tmp_path / 'empty')!r}], prog_name='evidence')"
+    )
+    assert _loaded_after(code) == []
+
+
 def test_decoding_imports_them_when_needed() -> None:
     code = (
         "import io\n"

@@ -148,17 +148,20 @@ def key_list(ctx: click.Context, as_json: bool) -> None:
 @cli.command()
 @click.argument("ref")
 @click.argument("text")
+@click.option("--case", help="The case the note belongs to (team server users see their cases').")
 @actor_option
 @json_option
 @click.pass_context
 @handle_errors
-def note(ctx: click.Context, ref: str, text: str, actor: str, as_json: bool) -> None:
+def note(
+    ctx: click.Context, ref: str, text: str, case: str | None, actor: str, as_json: bool
+) -> None:
     """Add a note to an item (logged as note.added; shown in the item's notes).
 
     Example: evidence note 3f2a9c "Geolocated to Irpin bridge" --actor alice
     """
     try:
-        entry = add_note(_open(ctx), ref, text, actor=actor)
+        entry = add_note(_open(ctx), ref, text, actor=actor, case=case)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="TEXT") from exc
     click.echo(_dump(entry) if as_json else f"note logged as entry {entry['seq']}")

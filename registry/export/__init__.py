@@ -32,7 +32,7 @@ from registry.custody import (
 from registry.errors import ExportError, NoCheckpoint, UnsafePath
 from registry.export.bag import export_bag
 from registry.export.case import export_case
-from registry.export.gather import Selection, gather, select_items
+from registry.export.gather import Filter, Selection, gather, select_items
 from registry.export.html import export_html
 from registry.export.safepath import OutDir, Written, safe_name
 from registry.export.tables import export_csv, export_jsonl
@@ -106,8 +106,12 @@ def export(
     refs: Sequence[str] = (),
     case: str | None = None,
     actor: str,
+    only: Filter | None = None,
 ) -> ExportResult:
     """Export items and their custody in format ``fmt`` to the folder ``out``.
+
+    ``only``: what the reader may see (``registry.accounts.Scope``, for a user of the
+    team server); the package then holds nothing else.
 
     Raises:
         ExportError: Unknown format, ``out`` not empty, nothing to export.
@@ -121,9 +125,9 @@ def export(
     checkpoint = None
     upto = None
     if fmt in NEEDS_CHECKPOINT:
-        checkpoint = _covering_checkpoint(reg, shas, case, actor)
+        checkpoint = _covering_checkpoint(reg, shas, case, actor, only)
         upto = checkpoint.size
-    sel = gather(reg, shas, case, upto)
+    sel = gather(reg, shas, case, upto, only)
     folder = OutDir(os.fspath(out))
     files = FORMATS[fmt](_Job(reg, sel, folder, actor, checkpoint))
     if fmt not in NEEDS_CHECKPOINT:  # a bag carries them under data/keys/
@@ -151,9 +155,11 @@ def export(
     )
 
 
-def _covering_checkpoint(reg: Session, shas: list[str], case: str | None, actor: str) -> Checkpoint:
+def _covering_checkpoint(
+    reg: Session, shas: list[str], case: str | None, actor: str, only: Filter | None = None
+) -> Checkpoint:
     """The latest checkpoint if it covers every entry about the items, else a new one."""
-    needed = max((ll.index + 1 for ll in gather(reg, shas, case).lines), default=0)
+    needed = max((ll.index + 1 for ll in gather(reg, shas, case, None, only).lines), default=0)
     try:
         cp = latest(reg)
     except NoCheckpoint:
@@ -171,6 +177,7 @@ __all__ = [
     "FORMATS",
     "ExportError",
     "ExportResult",
+    "Filter",
     "UnsafePath",
     "export",
     "safe_name",

@@ -1,7 +1,8 @@
 """Clusters of near-duplicates, with the earliest sighting of any copy and what differs
 between the copies.
 
-Items linked by ``near_duplicates`` (in either direction) form one cluster. For each,
+Items linked by ``near_duplicates`` (in either direction) form one cluster; a pair a
+person rejected (``decision: "rejected"``) links nothing. For each,
 investigators need: when the picture was first seen at all (the earliest observation,
 the earliest claimed posting and the earliest capture time over every copy, each with
 the copy it comes from), and how the copies differ: which kept EXIF and GPS, whether
@@ -98,7 +99,7 @@ def clusters(docs: Iterable[dict[str, Any]], *, case: str | None = None) -> list
     union = _Union()
     links: dict[tuple[str, str], dict[str, Any]] = {}
     for doc in docs:
-        pairs = doc.get("near_duplicates") or []
+        pairs = [p for p in doc.get("near_duplicates") or [] if p.get("decision") != "rejected"]
         if not pairs:
             continue
         by_sha[doc["sha256"]] = doc

@@ -7,7 +7,7 @@ from registry.store.base import CatalogBase, CatalogStore, CatalogUnavailable, r
 from registry.store.catalog import Catalog, TinyStore
 from registry.store.catalog import rebuild as rebuild_catalog
 from registry.store.location import CatalogHandle, catalog_store
-from registry.store.runs import RunStaging
+from registry.store.runs import RunStaging, dead_runs, release_run
 from registry.store.storage import AtomicJSONStorage
 from registry.store.vault import Vault, copy_verified
 
@@ -23,7 +23,9 @@ __all__ = [
     "Vault",
     "catalog_store",
     "copy_verified",
+    "dead_runs",
     "rebuild_catalog",
     "redact",
+    "release_run",
     "triples",
 ]

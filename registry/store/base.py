@@ -107,6 +107,25 @@ class CatalogBase(ABC):
             ValueError: ``order`` is not one of ``ORDERS``.
         """
 
+    @abstractmethod
+    def cases_of(self, sha256: str) -> list[str]:
+        """The cases ``sha256`` was sighted in (none for an unknown item)."""
+
+    @abstractmethod
+    def cases(self) -> list[str]:
+        """Every case some item was sighted in, sorted."""
+
+    @abstractmethod
+    def view(self, name: str) -> dict[str, Any]:
+        """The named view folded beside the items (e.g. ``accounts``, see
+        ``registry.custody.views``): plain JSON of the shape ``{part: {key: value}}``.
+        Folds change it in place (written by ``flush``); everyone else only reads it."""
+
+    @property
+    @abstractmethod
+    def views(self) -> dict[str, dict[str, Any]]:
+        """Every view that holds anything, by name (``verify`` compares them)."""
+
     def resolve(self, prefix: str) -> str:
         """The full sha256 of the one item whose id starts with ``prefix``.
 

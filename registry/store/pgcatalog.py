@@ -40,11 +40,13 @@ from registry.store.pgschema import (
     ITEM_COLUMNS,
     ITEMS,
     POSITION,
-    first_seen_at,
+    VIEWS,
     item_row,
     queryable,
     read_jsonb,
+    row_problems,
 )
+from registry.store.pgviews import PgAccounts, PgViews
 
 #: Rows read per page when listing.
 PAGE = 500
@@ -165,6 +167,7 @@ class PgStore(CatalogStore):
             assert row is not None
             self._check_owner(row[0])
             conn.execute(f"DELETE FROM {ITEMS}")
+            conn.execute(f"DELETE FROM {VIEWS}")
             fresh = PgCatalog(
                 self,
                 {"generation": int(row[1]), "item_count": 0, "registry_id": None},
@@ -175,6 +178,7 @@ class PgStore(CatalogStore):
                 if n % REBUILD_BATCH == 0:
                     fresh.write_rows()  # bounds memory; still uncommitted
             fresh.write_rows()
+            fresh._views.write(fresh._many)
             fresh.write_position()
             pause_point("rebuild.built")
         fresh.committed()
@@ -204,12 +208,18 @@ class PgCatalog(CatalogBase):
         self._new: dict[str, int] = {}  # staged items not in the tables: sha -> stored_seq
         self._absent: set[str] = set()  # ids looked up and not found since the last flush
         self._cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._views = PgViews(self._sql, fresh=fresh)
         self._dirty = False
 
     def _sql(self, query: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         conn = self._store.connection()
         with self._store.errors():
             return conn.execute(query, tuple(params)).fetchall()
+
+    def _many(self, query: str, rows: list[tuple[Any, ...]]) -> None:
+        conn = self._store.connection()
+        with self._store.errors(), conn.cursor() as cur:
+            cur.executemany(query, rows)
 
     # --- lookups ------------------------------------------------------------------------
 
@@ -257,6 +267,35 @@ class PgCatalog(CatalogBase):
             rows = self._sql(query, (pattern,))
         found = sorted({r[0] for r in rows} | {s for s in self._new if s.startswith(prefix)})
         return found[:limit] if limit else found
+
+    def cases_of(self, sha256: str) -> list[str]:
+        doc = self._staged.get(sha256) or self._cache.get(sha256)
+        if doc is not None:
+            return list(doc.get("cases") or [])
+        if sha256 in self._absent or (self._fresh and sha256 not in self._written):
+            return []
+        rows = self._sql(f"SELECT cases FROM {ITEMS} WHERE sha256 = %s", (sha256,))
+        return list(rows[0][0]) if rows else []
+
+    def cases(self) -> list[str]:
+        rows = self._sql(f"SELECT DISTINCT unnest(cases) FROM {ITEMS}")
+        found = {r[0] for r in rows}
+        found |= {c for d in self._staged.values() for c in d.get("cases") or []}
+        if self._staged:  # a staged document is what its item's cases are now
+            found = {c for c in found if self.shas(c)}
+        return sorted(found)
+
+    def view(self, name: str) -> dict[str, Any]:
+        return self._views.view(name)
+
+    @property
+    def views(self) -> dict[str, dict[str, Any]]:
+        return self._views.all()
+
+    def accounts_view(self) -> PgAccounts:
+        """The accounts, roles and tokens as the team server reads them: a row at a time
+        from ``evidence_views`` (see ``registry.accounts.store.accounts_view``)."""
+        return PgAccounts(self._views, self._sql)
 
     def shas(self, case: str | None = None) -> list[str]:
         if case is None:
@@ -332,11 +371,17 @@ class PgCatalog(CatalogBase):
                 (last,),
             )
             for sha, seq, cases, seen_at, body, doc in rows:
-                yield from _row_problems(sha, seq, cases, seen_at, body, doc)
+                yield from row_problems(sha, seq, cases, seen_at, body, doc)
             rows_seen += len(rows)
             if len(rows) < PAGE:
                 break
             last = rows[-1][0]
+        for name, part, whole, key, body, doc in self._sql(
+            f"SELECT name, part, whole, key, body, doc::text FROM {VIEWS}"
+        ):
+            if queryable(json.loads(body)) != read_jsonb(doc):
+                where = f"view {name}: {part}" + ("" if whole else f"[{key!r}]")
+                yield "", "doc", f"{where}: the JSONB copy differs from the document"
         if rows_seen != self._count:
             counted = f"{POSITION} counts {self._count} items, {ITEMS} has {rows_seen}"
             yield "", "item_count", counted
@@ -386,6 +431,7 @@ class PgCatalog(CatalogBase):
                     "shared by two copies of one registry?); nothing was written"
                 )
             self.write_rows()
+            self._views.write(self._many)
             self.write_position()
             pause_point("catalog.committing")
         self.committed()
@@ -443,26 +489,3 @@ class PgCatalog(CatalogBase):
         self._fresh = False
         self._written.clear()
         self._dirty = False
-
-
-def _row_problems(
-    sha: str, seq: int, cases: list[str], seen_at: Any, body: str, doc: str
-) -> Iterator[tuple[str, str, str]]:
-    try:
-        item = json.loads(body)
-    except ValueError:
-        yield sha, "body", "is not JSON"
-        return
-    if not isinstance(item, dict):
-        yield sha, "body", "is not a JSON object"
-        return
-    checks = (
-        ("sha256", item.get("sha256") == sha, f"the document says {item.get('sha256')}"),
-        ("stored_seq", int(item.get("stored_seq") or 0) == seq, f"the column says {seq}"),
-        ("cases", list(cases) == list(item.get("cases") or []), f"the column says {cases}"),
-        ("first_seen", first_seen_at(item) == seen_at, f"the column says {seen_at}"),
-        ("doc", queryable(item) == read_jsonb(doc), "the JSONB copy differs from the document"),
-    )
-    for column, ok, what in checks:
-        if not ok:
-            yield sha, column, what

@@ -8,6 +8,11 @@ in the URL gives each registry a schema of its own in a shared database):
     has got (``log_seq``, ``log_offset``, ``log_hash``), written in the same
     transaction as the item rows it covers; ``generation`` counts the commits (a reader
     compares it to notice another writer's).
+``evidence_views``
+    the views folded beside the items (``CatalogBase.view``: ``accounts`` holds the team
+    server's accounts, roles and tokens), one row per entry of each part
+    (``('accounts', 'tokens', false, <token id>)``; a part that is empty or not an
+    object is one ``whole`` row), ``body`` and ``doc`` as for items.
 ``evidence_items``
     one row per item: ``body`` is the document exactly as the fold made it (JSON text:
     key order, ``\\u0000`` and NaN kept); ``doc`` is the same document as JSONB for SQL
@@ -23,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -60,10 +66,11 @@ CREATE INDEX IF NOT EXISTS {ITEMS}_first_seen ON {ITEMS} (first_seen_at);
 CREATE TABLE IF NOT EXISTS {VIEWS} (
     name text NOT NULL,
     part text NOT NULL,
+    whole boolean NOT NULL,
     key text NOT NULL,
     body text NOT NULL,
     doc jsonb NOT NULL,
-    PRIMARY KEY (name, part, key)
+    PRIMARY KEY (name, part, whole, key)
 );
 """
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -126,3 +133,51 @@ def item_row(doc: dict[str, Any]) -> tuple[Any, ...]:
     body, jsonb = encode(doc)
     cases = [str(c) for c in doc.get("cases") or []]
     return (doc["sha256"], int(doc.get("stored_seq") or 0), cases, first_seen_at(doc), body, jsonb)
+
+
+def view_rows(view: dict[str, Any]) -> dict[tuple[str, bool, str], tuple[str, str]]:
+    """The rows of a view: ``(part, whole, key) -> (body, doc)``."""
+    rows = {}
+    for part, value in view.items():
+        if isinstance(value, dict) and value:
+            for key, item in value.items():
+                rows[(str(part), False, str(key))] = encode(item)
+        else:
+            rows[(str(part), True, "")] = encode(value)
+    return rows
+
+
+def view_of(rows: list[tuple[str, bool, str, str]]) -> dict[str, Any]:
+    """A view from its ``(part, whole, key, body)`` rows (the inverse of ``view_rows``)."""
+    view: dict[str, Any] = {}
+    for part, whole, key, body in sorted(rows, key=lambda r: (r[0], r[2])):
+        if whole:
+            view[part] = json.loads(body)
+        else:
+            view.setdefault(part, {})[key] = json.loads(body)
+    return view
+
+
+def row_problems(
+    sha: str, seq: int, cases: list[str], seen_at: Any, body: str, doc: str
+) -> Iterator[tuple[str, str, str]]:
+    """What differs between an ``evidence_items`` row's columns (``doc``: its JSONB
+    copy as text) and its document, ``body``: ``(sha256, column, what)``."""
+    try:
+        item = json.loads(body)
+    except ValueError:
+        yield sha, "body", "is not JSON"
+        return
+    if not isinstance(item, dict):
+        yield sha, "body", "is not a JSON object"
+        return
+    checks = (
+        ("sha256", item.get("sha256") == sha, f"the document says {item.get('sha256')}"),
+        ("stored_seq", int(item.get("stored_seq") or 0) == seq, f"the column says {seq}"),
+        ("cases", list(cases) == list(item.get("cases") or []), f"the column says {cases}"),
+        ("first_seen", first_seen_at(item) == seen_at, f"the column says {seen_at}"),
+        ("doc", queryable(item) == read_jsonb(doc), "the JSONB copy differs from the document"),
+    )
+    for column, ok, what in checks:
+        if not ok:
+            yield sha, column, what
