@@ -234,12 +234,17 @@ class PgCatalog(CatalogBase):
         return self._read(sha256) is not None
 
     def get(self, sha256: str) -> dict[str, Any] | None:
+        """The item document (a copy of it, as TinyDB gives: callers may set its
+        fields; staged documents are the fold's own, as in the TinyDB catalogue)."""
         doc = self._staged.get(sha256)
-        if doc is None:
-            doc = self._cache.get(sha256)
-            if doc is not None:
-                self._cache.move_to_end(sha256)
-        return doc if doc is not None else self._read(sha256)
+        if doc is not None:
+            return doc
+        doc = self._cache.get(sha256)
+        if doc is not None:
+            self._cache.move_to_end(sha256)
+        else:
+            doc = self._read(sha256)
+        return dict(doc) if doc is not None else None
 
     def _read(self, sha256: str) -> dict[str, Any] | None:
         if sha256 in self._absent or (self._fresh and sha256 not in self._written):
