@@ -207,9 +207,7 @@ class Registry:
         Call only inside ``writing()``. The log is written (fsync) before the catalogue.
         """
         logged = self.log.append(events, self.signer())
-        catalog = self.catalog
-        for entry, digest, end in logged:
-            catalog.apply(entry, entry_hash=digest, end_offset=end)
+        self.catalog.apply_all(logged)
         return [entry for entry, _, _ in logged]
 
     def save(self) -> None:

@@ -12,6 +12,7 @@ the source of truth: ``rebuild`` folds the whole log again and ``verify`` compar
 
 from __future__ import annotations
 
+import itertools
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
@@ -24,6 +25,8 @@ from registry.errors import AmbiguousPrefix, ItemNotFound, RegistryError
 Triple = tuple[dict[str, Any], str, int]
 #: The orders ``iter_items`` lists items in.
 ORDERS = ("stored", "sha256")
+#: Entries folded together by ``apply_all`` (their items looked up in one go).
+PREFETCH = 1000
 _PASSWORD = re.compile(r"(?i)\b(postgres(?:ql)?://[^:/@\s]*:)[^@\s]*@")
 _PASSWORD_PARAM = re.compile(r"(?i)([?&]password=)[^&\s]*")
 
@@ -168,16 +171,27 @@ class CatalogBase(ABC):
     def _set_meta(self, meta: dict[str, Any]) -> None:
         self._meta = meta
 
+    def apply_all(self, folded: Iterable[Triple]) -> int:
+        """Fold entries in order, ``PREFETCH`` at a time (``prefetch`` first: a backend
+        may look their items up together); an entry at or before ``log_seq`` is skipped,
+        so replaying never applies an entry twice. Returns how many were folded."""
+        done = 0
+        it = iter(folded)
+        while batch := list(itertools.islice(it, PREFETCH)):
+            fresh = [t for t in batch if t[0].get("seq", 0) > self.log_seq]
+            self.prefetch(sha for e, _, _ in fresh for sha in _mentioned(e))
+            for entry, digest, end in fresh:
+                self.apply(entry, entry_hash=digest, end_offset=end)
+            done += len(fresh)
+        return done
+
+    def prefetch(self, shas: Iterable[str]) -> None:  # noqa: B027 (files need no round trips)
+        """Entries about these items are about to be folded."""
+
     def replay(self, lines: Iterable[Any]) -> int:
         """Fold the log's ``RawLine``s from ``log_offset`` on (a catalogue behind the log
-        catching up), up to the first incomplete one; an entry already folded is never
-        applied twice. Returns how many were folded."""
-        replayed = 0
-        for entry, digest, end in triples(lines):
-            if entry.get("seq", 0) > self.log_seq:
-                self.apply(entry, entry_hash=digest, end_offset=end)
-                replayed += 1
-        return replayed
+        catching up), up to the first incomplete one. Returns how many were folded."""
+        return self.apply_all(triples(lines))
 
     @abstractmethod
     def put(self, doc: dict[str, Any]) -> None:
@@ -190,6 +204,11 @@ class CatalogBase(ABC):
     @abstractmethod
     def flush(self) -> None:
         """Write every staged change and the log position it reaches, all or nothing."""
+
+
+def _mentioned(entry: dict[str, Any]) -> list[str]:
+    found = [entry.get("sha256"), (entry.get("details") or {}).get("match")]
+    return [s for s in found if isinstance(s, str)]
 
 
 def triples(lines: Iterable[Any], *, stop: bool = True) -> Iterator[Triple]:

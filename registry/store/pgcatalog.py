@@ -42,9 +42,7 @@ from registry.store.pgschema import (
     POSITION,
     VIEWS,
     item_row,
-    queryable,
-    read_jsonb,
-    row_problems,
+    table_problems,
 )
 from registry.store.pgviews import PgAccounts, PgViews
 
@@ -257,6 +255,20 @@ class PgCatalog(CatalogBase):
         self._remember(sha256, doc)
         return doc
 
+    def prefetch(self, shas: Iterable[str]) -> None:
+        """One query for the items of a batch of entries: each is then cached, or known
+        to be absent (a new item's fold looks it up first)."""
+        wanted = {s for s in shas if s not in self._staged and s not in self._cache}
+        wanted -= self._absent
+        if not wanted or self._fresh:
+            return
+        found = self._sql(
+            f"SELECT sha256, body FROM {ITEMS} WHERE sha256 = ANY(%s::text[])", (list(wanted),)
+        )
+        for sha, body in found:
+            self._remember(sha, json.loads(body))
+        self._absent |= wanted - {sha for sha, _ in found}
+
     def _remember(self, sha256: str, doc: dict[str, Any]) -> None:
         self._cache[sha256] = doc
         self._cache.move_to_end(sha256)
@@ -366,30 +378,8 @@ class PgCatalog(CatalogBase):
 
     def inconsistencies(self) -> Iterator[tuple[str, str, str]]:
         """Rows whose indexed columns or JSONB copy differ from their document (``body``),
-        and an item count that is not the number of rows."""
-        last = ""
-        rows_seen = 0
-        while True:
-            rows = self._sql(
-                f"SELECT sha256, stored_seq, cases, first_seen_at, body, doc::text FROM {ITEMS} "
-                f"WHERE sha256 > %s ORDER BY sha256 LIMIT {PAGE}",
-                (last,),
-            )
-            for sha, seq, cases, seen_at, body, doc in rows:
-                yield from row_problems(sha, seq, cases, seen_at, body, doc)
-            rows_seen += len(rows)
-            if len(rows) < PAGE:
-                break
-            last = rows[-1][0]
-        for name, part, whole, key, body, doc in self._sql(
-            f"SELECT name, part, whole, key, body, doc::text FROM {VIEWS}"
-        ):
-            if queryable(json.loads(body)) != read_jsonb(doc):
-                where = f"view {name}: {part}" + ("" if whole else f"[{key!r}]")
-                yield "", "doc", f"{where}: the JSONB copy differs from the document"
-        if rows_seen != self._count:
-            counted = f"{POSITION} counts {self._count} items, {ITEMS} has {rows_seen}"
-            yield "", "item_count", counted
+        and an item count that is not the number of rows (``pgschema.table_problems``)."""
+        return table_problems(self._sql, self._count, PAGE)
 
     # --- changes ------------------------------------------------------------------------
 

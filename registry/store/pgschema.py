@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -181,3 +181,33 @@ def row_problems(
     for column, ok, what in checks:
         if not ok:
             yield sha, column, what
+
+
+def table_problems(
+    sql: Callable[[str, tuple[Any, ...]], list[tuple[Any, ...]]], item_count: int, page: int
+) -> Iterator[tuple[str, str, str]]:
+    """Every ``row_problems`` of ``evidence_items`` (read ``page`` rows at a time), view
+    rows whose JSONB copy differs from their ``body``, and an ``item_count`` (what the
+    position row says) that is not the number of rows."""
+    last = ""
+    rows_seen = 0
+    while True:
+        rows = sql(
+            f"SELECT sha256, stored_seq, cases, first_seen_at, body, doc::text FROM {ITEMS} "
+            f"WHERE sha256 > %s ORDER BY sha256 LIMIT {int(page)}",
+            (last,),
+        )
+        for sha, seq, cases, seen_at, body, doc in rows:
+            yield from row_problems(sha, seq, cases, seen_at, body, doc)
+        rows_seen += len(rows)
+        if len(rows) < page:
+            break
+        last = rows[-1][0]
+    for name, part, whole, key, body, doc in sql(
+        f"SELECT name, part, whole, key, body, doc::text FROM {VIEWS}", ()
+    ):
+        if queryable(json.loads(body)) != read_jsonb(doc):
+            where = f"view {name}: {part}" + ("" if whole else f"[{key!r}]")
+            yield "", "doc", f"{where}: the JSONB copy differs from the document"
+    if rows_seen != item_count:
+        yield "", "item_count", f"{POSITION} counts {item_count} items, {ITEMS} has {rows_seen}"
