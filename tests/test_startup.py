@@ -17,7 +17,19 @@ from ingest.lazy import lazy_import
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Imported on first use only: each costs tens to hundreds of milliseconds.
-HEAVY = ("cv2", "av", "scipy", "faiss", "numpy", "PIL", "pdqhash", "imagehash", "warcio")
+HEAVY = (
+    "cv2",
+    "av",
+    "scipy",
+    "faiss",
+    "numpy",
+    "PIL",
+    "pdqhash",
+    "imagehash",
+    "warcio",
+    "rfc3161_client",
+    "c2pa",
+)
 
 
 def _loaded_after(code: str) -> list[str]:

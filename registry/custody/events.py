@@ -37,10 +37,13 @@ SIGHTING_ADDED = "sighting.added"
 INGEST_FAILED = "ingest.failed"
 NEARDUP_FOUND = "neardup.found"
 HASHES_UPDATED = "hashes.updated"
+CREDENTIALS_READ = "credentials.read"
 REINDEX_RUN = "reindex.run"
 NOTE_ADDED = "note.added"
 KEY_CREATED = "key.created"
 CHECKPOINT = "checkpoint"
+CHECKPOINT_TIMESTAMPED = "checkpoint.timestamped"
+CHECKPOINT_TIMESTAMP_FAILED = "checkpoint.timestamp_failed"
 VERIFY_RUN = "verify.run"
 CATALOG_REBUILT = "catalog.rebuilt"
 EXPORT = "export"
@@ -119,6 +122,13 @@ def hashes_updated(actor: str, sha256: str, details: dict[str, Any]) -> Event:
     return event(actor, HASHES_UPDATED, details, sha256)
 
 
+def credentials_read(actor: str, sha256: str, details: dict[str, Any]) -> Event:
+    """The Content Credentials of a stored item, read (again) from the vault:
+    ``details``: ``c2pa`` (the ``metadata["c2pa"]`` summary), ``manifest_store``,
+    ``warnings`` (of the ``c2pa`` step), ``tools`` and ``reason``."""
+    return event(actor, CREDENTIALS_READ, details, sha256)
+
+
 def reindex_run(actor: str, details: dict[str, Any]) -> Event:
     return event(actor, REINDEX_RUN, details)
 
@@ -138,6 +148,22 @@ def key_created(actor: str, details: dict[str, Any]) -> Event:
 
 def checkpoint_made(actor: str, details: dict[str, Any]) -> Event:
     return event(actor, CHECKPOINT, details)
+
+
+def checkpoint_timestamped(actor: str, details: dict[str, Any]) -> Event:
+    """A trusted timestamp kept for a checkpoint: ``details`` name the checkpoint
+    (``checkpoint``, ``size``, ``root``), the authority (``tsa``), the token's file and
+    its SHA-256, what the token says (``gen_time``, ``serial``, ``policy``, ``nonce``,
+    ``imprint``, ``tsa_name``, ``signer``), the ``trust_anchor`` it was checked against
+    and the ``tolerance_s`` on genTime."""
+    return event(actor, CHECKPOINT_TIMESTAMPED, details)
+
+
+def checkpoint_timestamp_failed(actor: str, details: dict[str, Any]) -> Event:
+    """An authority gave no token that checks out: ``failed`` names the check
+    (``timeout``, ``http``, ``imprint``, ``signature``, ``certificate``...), ``error``
+    says what happened; nothing was kept."""
+    return event(actor, CHECKPOINT_TIMESTAMP_FAILED, details)
 
 
 def verify_run(actor: str, details: dict[str, Any]) -> Event:
@@ -319,6 +345,18 @@ def _fold_hashes(catalog: Folding, entry: dict[str, Any]) -> None:
     catalog.put(doc)
 
 
+def _fold_credentials(catalog: Folding, entry: dict[str, Any]) -> None:
+    doc = _editable(catalog, entry["sha256"])
+    details = entry.get("details") or {}
+    doc["metadata"] = {**(doc.get("metadata") or {}), "c2pa": details.get("c2pa")}
+    doc["manifest_store"] = details.get("manifest_store")
+    # The warnings of this reading replace those of an earlier one; the others stay.
+    kept = [w for w in doc.get("warnings") or [] if w.get("step") != "c2pa"]
+    doc["warnings"] = kept + list(details.get("warnings") or [])
+    doc["tools"] = {**(doc.get("tools") or {}), **(details.get("tools") or {})}
+    catalog.put(doc)
+
+
 # --- summaries ------------------------------------------------------------------------------
 
 
@@ -329,6 +367,10 @@ def _sighting_summary(d: dict[str, Any]) -> str:
 def _neardup_summary(d: dict[str, Any]) -> str:
     match = str(d.get("match") or "")[:12]
     return f"~ {match} {d.get('transform') or ''} {d.get('score')} ({d.get('method')})"
+
+
+def _credentials_summary(c2pa: dict[str, Any]) -> str:
+    return " ".join(str(v) for v in (c2pa.get("state"), *(c2pa.get("codes") or [])) if v)
 
 
 def _decision_summary(d: dict[str, Any]) -> str:
@@ -372,10 +414,20 @@ ACTIONS: dict[str, Action] = {
     ),
     NEARDUP_FOUND: Action(_fold_neardup, _neardup_summary),
     HASHES_UPDATED: Action(_fold_hashes, sets_hashes=True),
+    CREDENTIALS_READ: Action(
+        _fold_credentials,
+        lambda d: _credentials_summary(d.get("c2pa") or {}),
+    ),
     REINDEX_RUN: Action(),
     NOTE_ADDED: Action(_fold_note, lambda d: str(d.get("text", ""))),
     KEY_CREATED: Action(None, lambda d: f"key {d.get('key_id')} for {d.get('for_actor')}"),
     CHECKPOINT: Action(None, lambda d: f"size {d.get('size')} root {d.get('root')}"),
+    CHECKPOINT_TIMESTAMPED: Action(
+        None, lambda d: f"size {d.get('size')} by {d.get('tsa')} at {d.get('gen_time')}"
+    ),
+    CHECKPOINT_TIMESTAMP_FAILED: Action(
+        None, lambda d: f"size {d.get('size')} by {d.get('tsa')}: {d.get('failed')}"
+    ),
     VERIFY_RUN: Action(
         None,
         lambda d: "ok" if d.get("ok") else f"{len(d.get('problems') or [])} problem(s)",

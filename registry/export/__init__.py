@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from registry.custody import (
+    CHECKPOINT_TIMESTAMPED,
     Checkpoint,
     export_made,
     latest,
@@ -29,6 +30,7 @@ from registry.custody import (
     root_of,
     utc_now,
 )
+from registry.custody.timestamps import stored_tokens
 from registry.errors import ExportError, NoCheckpoint, UnsafePath
 from registry.export.bag import export_bag
 from registry.export.case import export_case
@@ -54,7 +56,9 @@ class _Job:
 FORMATS: dict[str, Callable[[_Job], list[Written]]] = {
     "jsonl": lambda job: export_jsonl(job.sel, job.out),
     "csv": lambda job: export_csv(job.sel, job.out),
-    "html": lambda job: export_html(job.sel, job.out, job.reg.vault.path, utc_now()),
+    "html": lambda job: export_html(
+        job.sel, job.out, job.reg.vault.path, utc_now(), timestamps=_tokens(job)
+    ),
     "bagit": lambda job: export_bag(
         job.sel,
         job.out,
@@ -63,9 +67,19 @@ FORMATS: dict[str, Callable[[_Job], list[Written]]] = {
         leaves=log_leaves(job.reg, job.checkpoint.size if job.checkpoint else 0),
         checkpoint=job.checkpoint,  # type: ignore[arg-type]
         actor=job.actor,
+        timestamps=_tokens(job),
     ),
     "case": lambda job: export_case(job.sel, job.out, job.actor),
 }
+
+
+def _tokens(job: _Job) -> list[dict[str, Any]]:
+    """Every RFC 3161 token logged (a bag takes those of its checkpoint and earlier
+    ones: the token of a checkpoint is logged after it)."""
+    logged = [e for e in job.reg.log.entries() if e.get("action") == CHECKPOINT_TIMESTAMPED]
+    return stored_tokens(job.reg.root, logged)
+
+
 #: Formats whose package is proven against a checkpoint (made if none covers it).
 NEEDS_CHECKPOINT = {"bagit"}
 #: Formats whose files are listed one by one in the export event (a bag's manifest
