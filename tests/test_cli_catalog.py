@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from support.cli import kill_at, run_cli
+from support.media import write_jpeg
 
 
 def _json(proc) -> dict:
@@ -19,8 +20,14 @@ def _json(proc) -> dict:
 
 
 @pytest.fixture
-def session(pg_url: str, media: Path, tmp_path: Path) -> dict:
-    """A registry whose only catalogue use so far is PostgreSQL's: the media ingested."""
+def session(pg_url: str, tmp_path: Path) -> dict:
+    """A registry whose only catalogue use so far is PostgreSQL's: three photos (one with
+    GPS) and a file that is not media, ingested."""
+    media = tmp_path / "media"
+    write_jpeg(media / "a.jpg", 1, gps=(50.4501, 30.5234, 179.0), offset="+02:00")
+    write_jpeg(media / "sub" / "b.jpg", 2, make="NIKON", model="COOLPIX P6000")
+    write_jpeg(media / "c.jpg", 3, size=(160, 120))
+    (media / "note.txt").write_text("not media\n")
     reg = tmp_path / "reg"
     proc = run_cli(
         "--catalog", pg_url, "ingest", str(media), "--case", "UA-031", "--workers", "1",
