@@ -532,3 +532,23 @@ def test_postgres_accounts_are_rows(pg_url: str, tmp_path: Path) -> None:
     assert found == [("CatalogMismatch", "accounts")]
     reg.rebuild(actor="ops")
     assert _answers(reg, tokens)["bob"] is None and check(reg).ok
+
+
+def test_postgres_schema_per_registry(pg_url: str, tmp_path: Path) -> None:
+    """Two registries in one database, each in its own schema (``search_path``)."""
+    import psycopg
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA one")
+        conn.execute("CREATE SCHEMA two")
+    for i, name in enumerate(("one", "two"), start=1):
+        url = f"{pg_url}?options=-csearch_path%3D{name}"
+        reg = Registry.open(str(tmp_path / name), create=True, catalog=url)
+        reg.ingest([write_jpeg(tmp_path / f"{name}.jpg", i)], workers=1)
+        assert len(reg.catalog) == 1 and check(reg).ok
+    with psycopg.connect(pg_url) as conn:
+        found = conn.execute(
+            "SELECT table_schema, count(*) FROM information_schema.tables "
+            "WHERE table_name LIKE 'evidence%' GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    assert found == [("one", 3), ("two", 3)]
