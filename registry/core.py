@@ -6,6 +6,7 @@ On-disk layout of a registry folder::
     custody.jsonl        the chain-of-custody log: the source of truth
     custody.head.json    last sequence number, entry hash and byte length of the log
     catalog/             the catalogue: index.json and TinyDB shard files, a view of the log
+                         (or, with ``catalog="postgresql://..."``, tables in that database)
     vault/aa/bb/<sha256> the original bytes, read-only; vault/.staging/ for copies in flight
     keys/                installation.key (0600) and public/<key id>.pem
     .lock                serialises writers
@@ -21,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -37,7 +37,6 @@ from registry.custody import (
     KeyRing,
     Signer,
     catalog_rebuilt,
-    entry_hash,
     registry_created,
     registry_recovered,
     verify_run,
@@ -55,7 +54,15 @@ from registry.ingesting import DEFAULT_ACTOR, IngestResult, Submission, iter_ing
 from registry.reindexing import reindex
 from registry.schema import present
 from registry.similarity import MatchConfig, NearDuplicates, clusters
-from registry.store import Catalog, Vault, rebuild_catalog
+from registry.store import (
+    CatalogBase,
+    CatalogHandle,
+    CatalogStore,
+    CatalogUnavailable,
+    Vault,
+    catalog_store,
+    triples,
+)
 from registry.verify import VerifyReport, check
 from registry.version import TOOL_NAME, __version__
 
@@ -77,9 +84,13 @@ __all__ = [
 
 
 class Registry:
-    """An evidence registry folder. Use ``Registry.open`` or ``init_registry``."""
+    """An evidence registry folder. Use ``Registry.open`` or ``init_registry``. Its
+    catalogue (``catalog``: None for its own TinyDB files, or a ``postgresql://`` URL) is
+    a view of the custody log either way."""
 
-    def __init__(self, root: str, *, lock_timeout: float = 600.0) -> None:
+    def __init__(
+        self, root: str, *, lock_timeout: float = 600.0, catalog: str | None = None
+    ) -> None:
         self.root = os.path.abspath(root)
         self.keys = KeyRing(os.path.join(self.root, "keys"))
         self.log = CustodyLog(
@@ -89,18 +100,27 @@ class Registry:
         )
         self.vault = Vault(os.path.join(self.root, "vault"))
         self.catalog_path = os.path.join(self.root, "catalog")
+        self.catalog_url = catalog
+        self.store: CatalogStore = catalog_store(self.catalog_path, catalog, self._registry_id)
+        self._catalogs = CatalogHandle(self.store)
         self.lock_timeout = lock_timeout
         self._lock: filelock.FileLock | None = None
-        self._catalog: Catalog | None = None
-        self._catalog_stamp: tuple[int, int, int] | None = None
         self._signer: Signer | None = None
         self._near: NearDuplicates | None = None
 
     # --- opening ------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, root: str, *, create: bool = False, actor: str = DEFAULT_ACTOR) -> Registry:
-        """Open the registry at ``root``; with ``create``, make it first if absent.
+    def open(
+        cls,
+        root: str,
+        *,
+        create: bool = False,
+        actor: str = DEFAULT_ACTOR,
+        catalog: str | None = None,
+    ) -> Registry:
+        """Open the registry at ``root`` (with ``create``, made first if absent), its
+        catalogue at ``catalog`` (see ``Registry``).
 
         Raises:
             NotARegistry: ``root`` exists but is not a registry (and ``create`` is off or
@@ -110,7 +130,7 @@ class Registry:
         if not os.path.exists(marker):
             if not create:
                 raise NotARegistry(f"{root} (run `evidence init` first)")
-            return init_registry(root, actor=actor)
+            return init_registry(root, actor=actor, catalog=catalog)
         try:
             with open(marker, "rb") as fh:
                 info = json.loads(fh.read())
@@ -120,21 +140,24 @@ class Registry:
             raise NotARegistry(f"{root}: REGISTRY.json is not an evidence registry marker")
         if int(info.get("version", 0)) > FORMAT_VERSION:
             raise RegistryError(f"{root} was written by a newer version of the tool")
-        return cls(root)
+        return cls(root, catalog=catalog)
 
     @property
     def info(self) -> dict[str, Any]:
         with open(os.path.join(self.root, "REGISTRY.json"), "rb") as fh:
             return json.loads(fh.read())
 
+    def _registry_id(self) -> str | None:
+        """This registry's id, or None before ``init`` has written ``REGISTRY.json``."""
+        try:
+            return str(self.info["registry_id"])
+        except (OSError, ValueError, KeyError):
+            return None
+
     @property
-    def catalog(self) -> Catalog:
+    def catalog(self) -> CatalogBase:
         """The catalogue as last written (reloaded when another process changed it)."""
-        stamp = _stamp(os.path.join(self.catalog_path, "index.json"))
-        if self._catalog is None or stamp != self._catalog_stamp:
-            self._catalog = Catalog(self.catalog_path)
-            self._catalog_stamp = stamp
-        return self._catalog
+        return self._catalogs.current()
 
     @property
     def lock(self) -> filelock.FileLock:
@@ -152,7 +175,7 @@ class Registry:
     # --- writing ------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def writing(self, actor: str = DEFAULT_ACTOR) -> Iterator[Catalog]:
+    def writing(self, actor: str = DEFAULT_ACTOR) -> Iterator[CatalogBase]:
         """Hold the writer lock, with the registry recovered and the catalogue current.
 
         An operating-system error while writing (disk full, read-only file system, lost
@@ -170,8 +193,11 @@ class Registry:
             self.recover(actor)
             yield self.catalog
         except OSError as exc:
-            self._catalog = None  # staged changes may not be on disk; reload next time
+            self._catalogs.drop()  # staged changes may not be on disk; reload next time
             raise RegistryNotWritable(f"{self.root}: {exc.strerror or exc}") from exc
+        except CatalogUnavailable:
+            self._catalogs.drop()  # nothing staged was committed; the log keeps it
+            raise
         finally:
             self.lock.release()
 
@@ -181,16 +207,13 @@ class Registry:
         Call only inside ``writing()``. The log is written (fsync) before the catalogue.
         """
         logged = self.log.append(events, self.signer())
-        catalog = self.catalog
-        for entry, digest, end in logged:
-            catalog.apply(entry, entry_hash=digest, end_offset=end)
+        self.catalog.apply_all(logged)
         return [entry for entry, _, _ in logged]
 
     def save(self) -> None:
         """Write the catalogue (call inside ``writing()``)."""
-        catalog = self.catalog
-        catalog.flush()
-        self._catalog_stamp = _stamp(os.path.join(self.catalog_path, "index.json"))
+        self.catalog.flush()
+        self._catalogs.saved()
 
     def recover(self, actor: str = DEFAULT_ACTOR) -> list[dict[str, Any]]:
         """Finish or undo what an interrupted writer left (call under the lock).
@@ -202,16 +225,7 @@ class Registry:
         catalog = self.catalog
         head = self.log.read_head()
         if catalog.log_offset < head.offset:
-            replayed = 0
-            offset = catalog.log_offset
-            for raw in self.log.lines(catalog.log_offset):
-                if raw.entry is None or not raw.complete:
-                    break
-                offset = raw.end
-                if raw.entry.get("seq", 0) <= catalog.log_seq:
-                    continue  # already folded: replay never applies an entry twice
-                catalog.apply(raw.entry, entry_hash=entry_hash(raw.line), end_offset=offset)
-                replayed += 1
+            replayed = catalog.replay(self.log.lines(catalog.log_offset))
             notes.append({"repair": "catalogue caught up with the log", "entries": replayed})
         committed = []
         for sha, staged in self.vault.staged():
@@ -233,8 +247,7 @@ class Registry:
         for tmp in iter_stray_temps(self.root):
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-        for leftover in (self.catalog_path + ".rebuild", self.catalog_path + ".old"):
-            shutil.rmtree(leftover, ignore_errors=True)
+        self.store.clean()
         if notes:
             self.record([registry_recovered(actor, notes)])
             self.save()
@@ -382,30 +395,17 @@ class Registry:
         return report
 
     def rebuild(self, *, actor: str = DEFAULT_ACTOR) -> int:
-        """Rebuild the catalogue from the custody log; returns the number of items."""
-        with self.writing(actor):
-            building, old = self.catalog_path + ".rebuild", self.catalog_path + ".old"
-            shutil.rmtree(building, ignore_errors=True)
-            fresh = rebuild_catalog(self._log_triples(), building)
-            fresh.flush()
-            pause_point("rebuild.built")
-            shutil.rmtree(old, ignore_errors=True)
-            # A crash between these renames leaves no catalogue: the next writer then
-            # replays the whole log, which is what a rebuild does anyway.
-            os.replace(self.catalog_path, old)
-            pause_point("rebuild.between_renames")
-            os.replace(building, self.catalog_path)
-            pause_point("rebuild.renamed")
-            shutil.rmtree(old, ignore_errors=True)
-            self._catalog = None
-            self.record([catalog_rebuilt(actor, len(fresh))])
-            self.save()
-            return len(fresh)
+        """Rebuild the catalogue from the custody log; returns the number of items.
 
-    def _log_triples(self) -> Iterator[tuple[dict[str, Any], str, int]]:
-        for raw in self.log.lines():
-            if raw.entry is not None and raw.complete:
-                yield raw.entry, entry_hash(raw.line), raw.end
+        The new catalogue replaces the old one whole (``CatalogStore.rebuild``): a crash
+        leaves one or the other, and the next writer catches up from its position.
+        """
+        with self.writing(actor):
+            items = self.store.rebuild(triples(self.log.lines(), stop=False))
+            self._catalogs.drop()
+            self.record([catalog_rebuilt(actor, items)])
+            self.save()
+            return items
 
     def custody(self, ref: str | None = None) -> Iterator[dict[str, Any]]:
         """The custody log, or the entries about one item."""
@@ -419,8 +419,9 @@ class Registry:
 _INIT_LEFTOVERS = {".lock", "keys", "vault", "catalog", LOG_FILE, HEAD_FILE}
 
 
-def init_registry(root: str, *, actor: str = DEFAULT_ACTOR) -> Registry:
-    """Create a registry at ``root`` (an absent or empty folder).
+def init_registry(root: str, *, actor: str = DEFAULT_ACTOR, catalog: str | None = None) -> Registry:
+    """Create a registry at ``root`` (an absent or empty folder); ``catalog``: where
+    its catalogue is kept (see ``Registry``).
 
     An ``init`` interrupted by a crash (its key made, its ``registry.created`` entry
     perhaps logged, its marker ``REGISTRY.json`` not yet written) is finished: the key
@@ -436,8 +437,13 @@ def init_registry(root: str, *, actor: str = DEFAULT_ACTOR) -> Registry:
     leftovers = {n for n in os.listdir(root) if not n.endswith(".tmp")} - _INIT_LEFTOVERS
     if leftovers:
         raise RegistryError(f"{root} is not empty ({', '.join(sorted(leftovers)[:3])} …)")
-    reg = Registry(root)
+    reg = Registry(root, catalog=catalog)
     with reg.lock:
+        if not os.path.exists(reg.log.path) and reg.catalog.log_seq:
+            raise CatalogUnavailable(
+                f"{reg.store.where} already holds another registry's catalogue: give each "
+                "registry a database (or schema) of its own"
+            )
         os.makedirs(reg.vault.root, exist_ok=True)
         # A crash during an earlier init may have left a key; reuse it, never overwrite.
         signer = reg.keys.signer() if reg.keys.has(INSTALLATION) else reg.keys.create()
@@ -480,7 +486,7 @@ def _interrupted_init(reg: Registry, root: str, actor: str) -> dict[str, Any] | 
         for path in (reg.log.path, reg.log.head_path):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
-        shutil.rmtree(reg.catalog_path, ignore_errors=True)
+        reg.store.discard()
         return None
     first = entries[0]
     if first.get("action") != REGISTRY_CREATED or any(
@@ -489,11 +495,3 @@ def _interrupted_init(reg: Registry, root: str, actor: str) -> dict[str, Any] | 
         raise RegistryError(f"{root} holds a custody log but no REGISTRY.json; not an init")
     reg.recover(actor)  # the catalogue catches up with the log (and the repair is logged)
     return first
-
-
-def _stamp(path: str) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return (st.st_ino, st.st_mtime_ns, st.st_size)

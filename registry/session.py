@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from registry.custody import CustodyLog, KeyRing, Signer
-from registry.store import Catalog, Vault
+from registry.store import CatalogBase, Vault
 
 
 class Session(Protocol):
@@ -22,7 +22,7 @@ class Session(Protocol):
     vault: Vault
 
     @property
-    def catalog(self) -> Catalog:
+    def catalog(self) -> CatalogBase:
         """The catalogue as last written."""
         ...
 
@@ -35,7 +35,7 @@ class Session(Protocol):
         """The installation key."""
         ...
 
-    def writing(self, actor: str = ...) -> AbstractContextManager[Catalog]:
+    def writing(self, actor: str = ...) -> AbstractContextManager[CatalogBase]:
         """Hold the writer lock, with the registry recovered."""
         ...
 

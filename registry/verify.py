@@ -49,7 +49,7 @@ from registry.problems import (
     UnparseableEntry,
     UnreadableCheckpoint,
 )
-from registry.store import Catalog
+from registry.store import Catalog, CatalogBase
 
 if TYPE_CHECKING:
     from registry.session import Session
@@ -270,7 +270,7 @@ def _check_timestamps(
 
 
 def _check_vault(
-    reg: Session, fold: Catalog, catalog: Catalog | None, report: VerifyReport
+    reg: Session, fold: CatalogBase, catalog: CatalogBase | None, report: VerifyReport
 ) -> None:
     """Re-hash every vault file; ``catalog`` adds the items it knows when the log is
     damaged, so a change to their bytes is still found."""
@@ -312,7 +312,10 @@ def _check_vault(
                     break  # the other digests of changed bytes differ too; one says it
 
 
-def _check_catalog(catalog: Catalog, fold: Catalog, report: VerifyReport) -> None:
+def _check_catalog(catalog: CatalogBase, fold: CatalogBase, report: VerifyReport) -> None:
+    """The catalogue (whatever its backend) against the fold of the log: the same items,
+    field by field; and the backend's own indexes (what ``shas(case)`` and listings
+    read) agreeing with its documents."""
     on_disk = set(catalog.shas())
     logged = set(fold.shas())
     for sha in sorted(logged - on_disk):
@@ -336,3 +339,7 @@ def _check_catalog(catalog: Catalog, fold: Catalog, report: VerifyReport) -> Non
                 report.problems.append(
                     CatalogMismatch(f"{sha[:16]}… field {key!r}", sha256=sha, field=key)
                 )
+    for sha, column, what in catalog.inconsistencies():
+        report.problems.append(
+            CatalogMismatch(f"{sha[:16] or 'catalogue'} {column}: {what}", sha256=sha, field=column)
+        )

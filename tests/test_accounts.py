@@ -178,16 +178,18 @@ def test_user_and_token_commands(tmp_path: Path) -> None:
     assert reg.verify().ok
 
 
-def test_serve_refuses_a_catalogue_this_build_cannot_use(tmp_path: Path) -> None:
+def test_serve_refuses_a_catalogue_it_cannot_open(tmp_path: Path) -> None:
     root = str(tmp_path / "reg")
     init_registry(root, actor="operator")
-    result = CliRunner().invoke(cli, ["--registry", root, "serve", "--catalog", "postgresql://x/y"])
-    from registry.server import takes_catalog
-
-    if takes_catalog():
-        pytest.skip("this build has a PostgreSQL catalogue")
-    assert result.exit_code == 2
-    assert "postgresql:// catalogues are not supported by this build" in result.output
+    url = "postgresql://ops:secret@127.0.0.1:9/evidence?connect_timeout=2"
+    result = CliRunner().invoke(cli, ["--registry", root, "serve", "--catalog", url])
+    assert result.exit_code == 1, result.output
+    assert "error: Catalogue cannot be opened or written: postgresql://ops:***@127.0.0.1:9" in (
+        result.output
+    )
+    assert "secret" not in result.output
+    result = CliRunner().invoke(cli, ["--registry", root, "serve", "--catalog", "mysql://x/y"])
+    assert result.exit_code == 1 and "not a catalogue URL" in result.output
 
 
 def test_the_command_line_imports_no_server_library() -> None:

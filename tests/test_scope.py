@@ -101,3 +101,19 @@ def test_require_tells_unseen_from_forbidden() -> None:
         scope.require("A", "ingest")
     with pytest.raises(NotVisible):
         scope.require("B")
+
+
+def test_a_search_given_another_cases_item_is_not_shown() -> None:
+    """Alice (case A) searched with a file that is Y, bob's item in case B: the entry
+    names Y among the files it was given, so no member of A sees it; a search with a
+    file of no case (not in the catalogue) stays visible to A."""
+    cat, log = _catalog()
+    searched = [
+        access("alice", "access.searched", {"cases": ["A"], "files": [{"sha256": Y}], "items": []}),
+        access("alice", "access.searched", {"cases": ["A"], "files": [{"sha256": "d" * 64}]}),
+    ]
+    entries = [{**e, "seq": len(log) + i + 1} for i, e in enumerate(searched)]
+    shown = list(Scope(cat, {"A": "viewer"}).entries(entries))
+    assert [e["details"]["files"][0]["sha256"] for e in shown] == ["d" * 64]
+    both = Scope(cat, {"A": "viewer", "B": "viewer"})
+    assert len(list(both.entries(entries))) == 2

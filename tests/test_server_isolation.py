@@ -1,6 +1,7 @@
 """Per-case isolation, the part that must never fail: every endpoint x every role of
-ALPHA (and a user with no role), against a registry where BRAVO shares a photo with
-ALPHA, holds near-duplicates of ALPHA's photos, notes, decisions and its own people.
+ALPHA (and a user with no role), on both catalogue backends (TinyDB, PostgreSQL),
+against a registry where BRAVO shares a photo with ALPHA, holds near-duplicates of
+ALPHA's photos, notes, decisions and its own people.
 Every response body (inside exported packages too) is scanned for BRAVO's identifiers:
 its items' SHA-256s (and their 16-digit prefixes), its case id, URLs, people and notes.
 """
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from registry import Registry
 from registry.accounts import ROLES
 from registry.server import ServerConfig, create_app
 from support import team
@@ -20,15 +22,35 @@ from support import team
 USERS = [*(f"alpha_{r}" for r in ROLES), "nobody"]
 
 
+@pytest.fixture(scope="module", params=["tinydb", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The catalogue backend every test of this module runs on, in turn."""
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> team.World:
+def world(tmp_path_factory: pytest.TempPathFactory, backend: str) -> team.World:
+    # One world per backend: requests change it (uploads, decisions, access entries).
     return team.build(tmp_path_factory.mktemp("isolation"))
 
 
 @pytest.fixture(scope="module")
-def client(world: team.World) -> TestClient:
-    app = create_app(ServerConfig(registry=str(world.root), workers=1, rate=10_000))
-    with TestClient(app) as c:
+def catalog(request: pytest.FixtureRequest, world: team.World, backend: str):
+    """Where the server keeps the catalogue (and the accounts view): the registry's own,
+    or a PostgreSQL database rebuilt from the same log."""
+    if backend == "tinydb":
+        yield None
+        return
+    server = request.getfixturevalue("postgres_server")
+    with server.database() as url:
+        Registry.open(str(world.root), catalog=url).rebuild(actor=team.OPERATOR)
+        yield url
+
+
+@pytest.fixture(scope="module")
+def client(world: team.World, catalog: str | None) -> TestClient:
+    config = ServerConfig(registry=str(world.root), catalog=catalog, workers=1, rate=10_000)
+    with TestClient(create_app(config)) as c:
         yield c
 
 

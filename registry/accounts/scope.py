@@ -210,7 +210,7 @@ class Scope:
 
 def mentioned(entry: dict[str, Any]) -> set[str]:
     """The items a custody entry names: its own, the other side of a pair, a missing
-    post's document, the items an access returned."""
+    post's document, the items an access returned and the files a search was given."""
     details = entry.get("details") or {}
     found = {entry["sha256"]} if isinstance(entry.get("sha256"), str) else set()
     if isinstance(details.get("match"), str):
@@ -221,4 +221,7 @@ def mentioned(entry: dict[str, Any]) -> set[str]:
     items = details.get("items")
     if isinstance(items, list):
         found.update(str(s) for s in items)
+    files = details.get("files")  # what a search was given: a file may be another case's item
+    if isinstance(files, list):
+        found.update(str(f["sha256"]) for f in files if isinstance(f, dict) and f.get("sha256"))
     return found

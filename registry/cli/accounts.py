@@ -17,7 +17,15 @@ from registry.accounts import (
     revoke,
     revoke_token,
 )
-from registry.cli.base import _dump, _open, actor_option, cli, handle_errors, json_option
+from registry.cli.base import (
+    _dump,
+    _open,
+    actor_option,
+    catalog_of,
+    cli,
+    handle_errors,
+    json_option,
+)
 from registry.similarity import MatchConfig
 
 
@@ -172,7 +180,8 @@ def token_revoke(ctx: click.Context, token_id: str, actor: str, as_json: bool) -
 @click.option(
     "--catalog",
     "catalog_url",
-    help="Where the catalogue is kept (postgresql://...); default: the registry's own.",
+    help="Where the catalogue is kept (postgresql://...); default: the group's --catalog, "
+    "else the registry's own.",
 )
 @click.option(
     "--max-upload-mb",
@@ -244,7 +253,7 @@ def serve(
         )
     config = ServerConfig(
         registry=ctx.obj,
-        catalog=catalog_url,
+        catalog=catalog_url or catalog_of(ctx),
         max_upload=int(max_upload_mb * 1024 * 1024),
         rate=rate,
         workers=workers,

@@ -21,9 +21,12 @@ from ingest import EvidenceError
 from registry.core import DEFAULT_ACTOR, Registry
 from registry.custody import set_invocation
 from registry.similarity import MatchConfig
+from registry.store import redact
 from registry.version import __version__
 
 DEFAULT_REGISTRY = "./evidence-registry"
+#: Where the group keeps ``--catalog`` for the commands (``ctx.obj`` is the registry folder).
+CATALOG_KEY = "evidence.catalog"
 
 
 def _dump(obj: Any) -> str:
@@ -148,7 +151,8 @@ class _Recorded(click.Group):
     """The ``evidence`` group: records its arguments in the custody entries it causes."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        set_invocation(list(args))
+        # A catalogue URL's password must never reach the custody log.
+        set_invocation([redact(a) for a in args])
         return super().parse_args(ctx, args)
 
 
@@ -162,16 +166,36 @@ class _Recorded(click.Group):
     type=click.Path(file_okay=False),
     help="Registry folder (or set EVIDENCE_REGISTRY).",
 )
+@click.option(
+    "--catalog",
+    "catalog_url",
+    envvar="EVIDENCE_CATALOG",
+    metavar="URL",
+    help="Keep the catalogue in PostgreSQL (postgresql://user@host/db, or set "
+    "EVIDENCE_CATALOG); default: the registry's own files. Either is a view of the "
+    "custody log: fill or refresh it with `evidence rebuild --catalog URL`.",
+)
 @click.version_option(__version__, prog_name="evidence")
 @click.pass_context
-def cli(ctx: click.Context, registry_path: str) -> None:
+def cli(ctx: click.Context, registry_path: str, catalog_url: str | None) -> None:
     """Evidence registry for photos and videos: hashes, metadata, first sightings and a
     signed chain of custody.
 
     Example: evidence --registry ./reg ingest downloads/ --case UA-031 --actor alice
     """
     ctx.obj = registry_path
+    ctx.meta[CATALOG_KEY] = catalog_url or None
 
 
-def _open(ctx: click.Context, create: bool = False, actor: str = DEFAULT_ACTOR) -> Registry:
-    return Registry.open(ctx.obj, create=create, actor=actor)
+def catalog_of(ctx: click.Context) -> str | None:
+    """The ``--catalog`` URL given to the group (None: the registry's own catalogue)."""
+    return ctx.meta.get(CATALOG_KEY)
+
+
+def _open(
+    ctx: click.Context,
+    create: bool = False,
+    actor: str = DEFAULT_ACTOR,
+    catalog: str | None = None,
+) -> Registry:
+    return Registry.open(ctx.obj, create=create, actor=actor, catalog=catalog or catalog_of(ctx))

@@ -13,6 +13,7 @@ from registry.cli.base import (
     _match_summary,
     _open,
     actor_option,
+    catalog_of,
     cli,
     handle_errors,
     json_option,
@@ -35,7 +36,7 @@ def init(ctx: click.Context, actor: str, as_json: bool) -> None:
 
     Example: evidence --registry ./reg init --actor alice
     """
-    reg = init_registry(ctx.obj, actor=actor)
+    reg = init_registry(ctx.obj, actor=actor, catalog=catalog_of(ctx))
     info = reg.info
     if as_json:
         click.echo(_dump({"registry": reg.root, **info}))

@@ -82,16 +82,26 @@ def verify(ctx: click.Context, actor: str, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option(
+    "--catalog",
+    "catalog_url",
+    metavar="URL",
+    help="Rebuild the PostgreSQL catalogue at this URL (postgresql://...) instead of the "
+    "one the group's --catalog names (default: the registry's own).",
+)
 @actor_option
 @json_option
 @click.pass_context
 @handle_errors
-def rebuild(ctx: click.Context, actor: str, as_json: bool) -> None:
+def rebuild(ctx: click.Context, catalog_url: str | None, actor: str, as_json: bool) -> None:
     """Rebuild the catalogue from the custody log (the log is the source of truth).
 
-    Example: evidence rebuild
+    With --catalog, the PostgreSQL catalogue there is filled (or replaced) from the log;
+    the registry's own catalogue is left as it is.
+
+    Example: evidence rebuild --catalog postgresql://evidence@db.internal/evidence
     """
-    items = _open(ctx).rebuild(actor=actor)
+    items = _open(ctx, catalog=catalog_url).rebuild(actor=actor)
     click.echo(_dump({"items": items}) if as_json else f"catalogue rebuilt: {items} items")
 
 

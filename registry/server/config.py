@@ -53,7 +53,7 @@ class ServerConfig:
 
     def check(self) -> None:
         """Raises ValueError for a ``catalog`` this build cannot use; NotARegistry for a
-        folder that is not one."""
+        folder that is not one; CatalogUnavailable for a catalogue it cannot open."""
         if self.catalog is not None and not takes_catalog():
             raise ValueError(
                 f"{self.catalog.split('://')[0]}:// catalogues are not supported by this "
@@ -66,6 +66,10 @@ class ServerConfig:
                 f"thresholds: need 0 <= suggest ({self.match.suggest}) <= auto-confirm "
                 f"({self.match.auto_confirm}) <= 1"
             )
+        if self.catalog is not None:
+            reg = self.open()
+            reg.catalog  # noqa: B018 (a catalogue that cannot be opened fails here, not later)
+            reg.store.close()
 
     def open(self) -> Registry:
         if self.catalog is not None:

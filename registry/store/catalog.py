@@ -17,6 +17,7 @@ import bisect
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
@@ -25,9 +26,8 @@ from typing import Any
 from tinydb import TinyDB
 from tinydb.table import Document, Table
 
-from registry.custody import fold
-from registry.errors import AmbiguousPrefix, ItemNotFound
-from registry.fsutil import atomic_write
+from registry.fsutil import atomic_write, pause_point
+from registry.store.base import ORDERS, CatalogBase, CatalogStore, Triple
 from registry.store.storage import AtomicJSONStorage
 
 #: Items per shard file. Small shards keep a cold lookup and a batch write cheap.
@@ -84,7 +84,7 @@ class _Shard:
         self.storage.flush()
 
 
-class Catalog:
+class Catalog(CatalogBase):
     """The item catalogue: a folder of shard files plus an index (``path=None``: memory).
 
     Layout: ``index.json`` maps every sha256 to its shard and cases and records how far
@@ -129,25 +129,6 @@ class Catalog:
         self._shards.move_to_end(number)
         return shard
 
-    # --- state of the fold ---------------------------------------------------------------
-
-    @property
-    def log_seq(self) -> int:
-        return int(self._meta.get("log_seq", 0))
-
-    @property
-    def log_offset(self) -> int:
-        return int(self._meta.get("log_offset", 0))
-
-    @property
-    def log_hash(self) -> str | None:
-        return self._meta.get("log_hash")
-
-    @property
-    def hash_seq(self) -> int:
-        """Sequence number of the last entry that set an item's perceptual hashes."""
-        return int(self._meta.get("hash_seq", 0))
-
     def __len__(self) -> int:
         return len(self._where)
 
@@ -162,23 +143,6 @@ class Catalog:
         if where is None:
             return None
         return self._shard(where[0]).get(sha256)
-
-    def resolve(self, prefix: str) -> str:
-        """The full sha256 of the one item whose id starts with ``prefix``.
-
-        Raises:
-            ItemNotFound: No item starts with it.
-            AmbiguousPrefix: More than one does.
-        """
-        prefix = prefix.strip().lower()
-        if not prefix or any(c not in "0123456789abcdef" for c in prefix):
-            raise ItemNotFound(f"{prefix!r} is not a hex SHA-256 or prefix")
-        found = self.with_prefix(prefix, limit=2)
-        if not found:
-            raise ItemNotFound(prefix)
-        if len(found) > 1:
-            raise AmbiguousPrefix(f"{prefix} (e.g. {found[0][:16]}…, {found[1][:16]}…)")
-        return found[0]
 
     def with_prefix(self, prefix: str, limit: int | None = None) -> list[str]:
         self._sort()
@@ -235,7 +199,7 @@ class Catalog:
         temporary files by their id's first hex digits (uniform, since ids are SHA-256)
         and each file is sorted in turn, so memory stays bounded there too.
         """
-        if order not in ("stored", "sha256"):
+        if order not in ORDERS:
             raise ValueError(f"unknown order {order!r} (stored or sha256)")
         wanted = None if case is None else self._cases.get(case, set())
         count = len(self._where) if wanted is None else len(wanted)
@@ -258,6 +222,14 @@ class Catalog:
                 if doc is not None:
                     yield doc
 
+    def inconsistencies(self) -> Iterator[tuple[str, str, str]]:
+        """Items whose cases in ``index.json`` (what ``shas(case)`` reads) are not the
+        cases of their document."""
+        for doc in self._stored_order(None):
+            indexed = self._where[doc["sha256"]][1]
+            if sorted(indexed) != sorted(doc.get("cases") or []):
+                yield doc["sha256"], "cases", f"index.json says {sorted(indexed)}"
+
     def _spill_sorted(self, wanted: set[str] | None, count: int) -> Iterator[dict[str, Any]]:
         digits = 1 if count <= 16 * SORT_WINDOW else 2
         with tempfile.TemporaryDirectory(prefix="evidence-sort-") as tmp:
@@ -277,18 +249,8 @@ class Catalog:
 
     # --- changes ------------------------------------------------------------------------
 
-    def apply(self, entry: dict[str, Any], *, entry_hash: str, end_offset: int) -> None:
-        """Fold one custody entry into the catalogue (staged until ``flush``); how each
-        action changes items is ``registry.custody.events.ACTIONS``."""
-        hash_seq = self.hash_seq
-        if fold(self, entry):
-            hash_seq = entry["seq"]  # the near-duplicate index is stale
-        self._meta = {
-            "log_seq": entry["seq"],
-            "log_hash": entry_hash,
-            "log_offset": end_offset,
-            "hash_seq": hash_seq,
-        }
+    def _set_meta(self, meta: dict[str, Any]) -> None:
+        self._meta = meta
         self._dirty = True
 
     def add_case(self, sha256: str, case: str) -> None:
@@ -328,7 +290,7 @@ class Catalog:
         self._dirty = False
 
 
-def rebuild(entries: Iterable[tuple[dict[str, Any], str, int]], path: str | None) -> Catalog:
+def rebuild(entries: Iterable[Triple], path: str | None) -> Catalog:
     """A catalogue folded from ``(entry, entry_hash, end_offset)`` triples."""
     catalog = Catalog(path)
     for n, (entry, digest, end) in enumerate(entries, start=1):
@@ -336,6 +298,48 @@ def rebuild(entries: Iterable[tuple[dict[str, Any], str, int]], path: str | None
         if path is not None and n % 20_000 == 0:
             catalog.flush()  # bounds memory: written shards can leave the cache
     return catalog
+
+
+class TinyStore(CatalogStore):
+    """The default: TinyDB shard files in the registry's ``catalog/`` folder."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.where = path
+
+    def open(self) -> Catalog:
+        return Catalog(self.path)
+
+    def stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(os.path.join(self.path, "index.json"))
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def rebuild(self, triples: Iterable[Triple]) -> int:
+        """Folds into ``catalog.rebuild`` and swaps the folders."""
+        building, old = self.path + ".rebuild", self.path + ".old"
+        shutil.rmtree(building, ignore_errors=True)
+        fresh = rebuild(triples, building)
+        fresh.flush()
+        pause_point("rebuild.built")
+        shutil.rmtree(old, ignore_errors=True)
+        # A crash between these renames leaves no catalogue: the next writer then
+        # replays the whole log, which is what a rebuild does anyway.
+        os.replace(self.path, old)
+        pause_point("rebuild.between_renames")
+        os.replace(building, self.path)
+        pause_point("rebuild.renamed")
+        shutil.rmtree(old, ignore_errors=True)
+        return len(fresh)
+
+    def clean(self) -> None:
+        for leftover in (self.path + ".rebuild", self.path + ".old"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
 
 
 class _Reuse:
