@@ -1,8 +1,9 @@
 """Per-case isolation of the review UI's pages, as ``test_server_isolation.py`` checks
-the API: every page and form x every role of ALPHA (and a user with no role), against
-the registry where BRAVO shares a photo with ALPHA and holds near-duplicates of its
-photos. Every page (and exported package) is scanned for BRAVO's identifiers; whatever
-only BRAVO holds is a 404, with the very page a thing that does not exist gets."""
+the API: every page and form x every role of ALPHA (and a user with no role), on both
+catalogue backends (TinyDB, PostgreSQL), against the registry where BRAVO shares a
+photo with ALPHA and holds near-duplicates of its photos. Every page (and exported
+package) is scanned for BRAVO's identifiers; whatever only BRAVO holds is a 404, with
+the very page a thing that does not exist gets."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
+from registry import Registry
 from registry.accounts import ROLES
 from registry.server import ServerConfig, create_app
 from registry.server.sessions import SESSION_COOKIE, csrf_of
@@ -21,14 +23,29 @@ A = team.ALPHA
 NOWHERE = "ab" * 32  # a SHA-256 no item has
 
 
+@pytest.fixture(scope="module", params=["tinydb", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> team.World:
+def world(tmp_path_factory: pytest.TempPathFactory, backend: str) -> team.World:
+    # One world per backend: pages change it (decisions, notes, access entries).
     return team.build(tmp_path_factory.mktemp("ui-isolation"))
 
 
 @pytest.fixture(scope="module")
-def app(world: team.World):
-    return create_app(ServerConfig(registry=str(world.root), workers=1, rate=10_000))
+def app(request: pytest.FixtureRequest, world: team.World, backend: str):
+    """The server over the registry's own catalogue, or a PostgreSQL one rebuilt from
+    the same log."""
+    if backend == "tinydb":
+        yield create_app(ServerConfig(registry=str(world.root), workers=1, rate=10_000))
+        return
+    server = request.getfixturevalue("postgres_server")
+    with server.database() as url:
+        Registry.open(str(world.root), catalog=url).rebuild(actor=team.OPERATOR)
+        config = ServerConfig(registry=str(world.root), catalog=url, workers=1, rate=10_000)
+        yield create_app(config)
 
 
 def _as(app, world: team.World, user: str) -> tuple[TestClient, str]:
