@@ -15,8 +15,10 @@ with no role (and ``newcomer``, whom tests give roles); one token each (``World.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +75,19 @@ class World:
         shas = self.bravo_only()
         names = [BRAVO, BRAVO_URL.split("/")[2], BRAVO_COLLECTOR, BRAVO_NOTE, "bravo_owner"]
         return [*shas, *(s[:16] for s in shas), *names]
+
+
+@contextlib.contextmanager
+def catalogue(request: Any, world: World, backend: str) -> Iterator[str | None]:
+    """Where a server over ``world`` keeps its catalogue: the registry's own (None), or
+    a PostgreSQL database rebuilt from the same log (the ``postgres_server`` fixture)."""
+    if backend == "tinydb":
+        yield None
+        return
+    server = request.getfixturevalue("postgres_server")
+    with server.database() as url:
+        Registry.open(str(world.root), catalog=url).rebuild(actor=OPERATOR)
+        yield url
 
 
 def bodies(response: Any) -> list[str]:

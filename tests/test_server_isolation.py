@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from registry import Registry
 from registry.accounts import ROLES
 from registry.server import ServerConfig, create_app
 from support import team
@@ -38,12 +37,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, backend: str) -> team.World:
 def catalog(request: pytest.FixtureRequest, world: team.World, backend: str):
     """Where the server keeps the catalogue (and the accounts view): the registry's own,
     or a PostgreSQL database rebuilt from the same log."""
-    if backend == "tinydb":
-        yield None
-        return
-    server = request.getfixturevalue("postgres_server")
-    with server.database() as url:
-        Registry.open(str(world.root), catalog=url).rebuild(actor=team.OPERATOR)
+    with team.catalogue(request, world, backend) as url:
         yield url
 
 

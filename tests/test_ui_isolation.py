@@ -12,7 +12,6 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from registry import Registry
 from registry.accounts import ROLES
 from registry.server import ServerConfig, create_app
 from registry.server.sessions import SESSION_COOKIE, csrf_of
@@ -38,12 +37,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, backend: str) -> team.World:
 def app(request: pytest.FixtureRequest, world: team.World, backend: str):
     """The server over the registry's own catalogue, or a PostgreSQL one rebuilt from
     the same log."""
-    if backend == "tinydb":
-        yield create_app(ServerConfig(registry=str(world.root), workers=1, rate=10_000))
-        return
-    server = request.getfixturevalue("postgres_server")
-    with server.database() as url:
-        Registry.open(str(world.root), catalog=url).rebuild(actor=team.OPERATOR)
+    with team.catalogue(request, world, backend) as url:
         config = ServerConfig(registry=str(world.root), catalog=url, workers=1, rate=10_000)
         yield create_app(config)
 
