@@ -246,13 +246,14 @@ def stills(reg: Registry, work: Path, per_source: int, seed: int) -> dict:
                 picture = Image.fromarray(mirror(rgb))
             jpeg = work / f"still-{name}-{out['total']}.jpg"
             picture.save(jpeg, quality=80)
-            hashes = picture_hashes(decode_image(jpeg.read_bytes()).picture)
+            picture = decode_image(jpeg.read_bytes()).picture
+            hashes = picture_hashes(picture)
             out["total"] += 1
             if photo_pdq(hashes)["quality"] < 50:
                 # Never matched, by design (an empty car park, a dark frame).
                 out["low_quality"] += 1
                 continue
-            found = reg.match("image", hashes)
+            found = reg.match("image", hashes, picture=picture)
             out["false"] += sum(m["sha256"] != name for m in found)
             mine = [m for m in found if m["sha256"] == name]
             if mine:

@@ -31,7 +31,9 @@ from ingest.extraction import picture_hashes
 from ingest.photo.image import decode_image
 from ingest.photo.perceptual import pdq
 from ingest.video.frames import hash_video_frames
+from registry.similarity.config import MatchConfig
 from registry.similarity.index import NearDupIndex
+from registry.similarity.still_check import StillCheck
 from registry.similarity.video import video_matches
 from support.screens import STYLES, Style, as_jpeg, phone_screenshot
 from support.synthetic import viewpoint_pair
@@ -49,30 +51,60 @@ VIEWPOINT_PAIRS = 3
 
 
 class Registry:
-    """An index of media and their documents, as ``video_matches`` needs them."""
+    """An index of media and their documents, as ``video_matches`` needs them, and the
+    pictures and files that still matches are checked on (``StillCheck``)."""
 
     def __init__(self) -> None:
         self.index = NearDupIndex()
         self.docs: dict[str, dict[str, Any]] = {}
+        self.pictures: dict[str, Image.Image] = {}
+        self.paths: dict[str, Path] = {}
 
-    def add(self, name: str, media_type: str, hashes: list[dict], seconds: float | None) -> None:
+    def add(
+        self,
+        name: str,
+        media_type: str,
+        hashes: list[dict],
+        seconds: float | None,
+        source: Image.Image | Path | None = None,
+    ) -> None:
         self.index.add(name, hashes)
         self.docs[name] = {"media_type": media_type, "hashes": hashes, "duration_s": seconds}
+        if isinstance(source, Path):
+            self.paths[name] = source
+        elif source is not None:
+            self.pictures[name] = source
 
-    def match(self, media_type: str, hashes: list[dict], seconds: float | None = None) -> list:
+    def match(
+        self,
+        media_type: str,
+        hashes: list[dict],
+        seconds: float | None = None,
+        *,
+        picture: Image.Image | None = None,
+        video: Path | None = None,
+    ) -> list:
         self.index.sort()
-        return video_matches(media_type, hashes, seconds, self.index, self.docs.get)
+        check = StillCheck(
+            MatchConfig(),
+            self.pictures.get,
+            lambda sha: (str(self.paths[sha]), None) if sha in self.paths else None,
+            query_picture=picture,
+            query_video=(str(video), None) if video else None,
+        )
+        return video_matches(media_type, hashes, seconds, self.index, self.docs.get, check=check)
 
 
 def video_registry(names: tuple[str, ...], refs: dict[str, list]) -> Registry:
     reg = Registry()
     for name in names:
-        reg.add(name, "video", refs[name], duration(CORPUS / name))
+        reg.add(name, "video", refs[name], duration(CORPUS / name), CORPUS / name)
     return reg
 
 
-def _photo_hashes(data: bytes) -> list[dict]:
-    return picture_hashes(decode_image(data).picture)
+def _photo(data: bytes) -> tuple[list[dict], Image.Image]:
+    picture = decode_image(data).picture
+    return picture_hashes(picture), picture
 
 
 # --- screenshots of video frames ------------------------------------------------------------
@@ -101,8 +133,14 @@ def screenshot_stills(
                 continue
             for label, style in STYLES:
                 shot = phone_screenshot(frame, style, clock=f"{int(t) // 60:02d}:{int(t) % 60:02d}")
-                found = reg.match("image", _photo_hashes(as_jpeg(shot, style.quality)))
+                hashes, picture = _photo(as_jpeg(shot, style.quality))
+                found = reg.match("image", hashes, picture=picture)
                 _score_still(rows[label], found, name, t, len(reg.docs) - 1)
+                for m in found:
+                    if m["sha256"] != name:
+                        print(f"  false match: {label} of {name} at {t:.1f} s ~ {m['sha256']}")
+                if not any(m["sha256"] == name for m in found):
+                    rows[label].setdefault("missed", []).append(f"{name}@{t:.1f}")
     rows["_skipped"] = {"n": skipped}
     return rows
 
@@ -188,13 +226,15 @@ def photo_videos(work: Path, seed: int) -> dict[str, dict]:
         if name in reg.docs or not path.exists():
             continue
         data = path.read_bytes()
-        reg.add(name, "image", _photo_hashes(data), None)
+        hashes, picture = _photo(data)
+        reg.add(name, "image", hashes, None, picture)
         sources[name] = decode_image(data, size=1024).picture
     shown = [n for n in SHOWN if n in sources]
     for i in range(VIEWPOINT_PAIRS):
         a, b = viewpoint_pair(i)
         for tag, picture in (("a", a), ("b", b)):
-            reg.add(f"scene-{i}-{tag}", "image", _photo_hashes(as_jpeg(picture, 95)), None)
+            hashes, decoded = _photo(as_jpeg(picture, 95))
+            reg.add(f"scene-{i}-{tag}", "image", hashes, None, decoded)
         sources[f"scene-{i}-a"] = a
         shown.append(f"scene-{i}-a")
     rows: dict[str, dict] = defaultdict(lambda: {"n": 0, "found": 0, "false": 0, "neg": 0})
@@ -209,7 +249,7 @@ def photo_videos(work: Path, seed: int) -> dict[str, dict]:
             slug = "".join(ch if ch.isalnum() else "_" for ch in f"{label}-{name}")
             path = _write(work / f"{slug}.mp4", frames)
             hashed = hash_video_frames(path)
-            found = reg.match("video", hashed.hashes, len(frames) / 10)
+            found = reg.match("video", hashed.hashes, len(frames) / 10, video=path)
             row = rows[label]
             row["n"] += 1
             row["neg"] += len(reg.docs) - 1
@@ -241,6 +281,9 @@ def table_rows(shots: dict[str, dict], videos: dict[str, dict]) -> list[str]:
             f"| {label} (query: video, match: photo) | {row['n']} | - "
             f"| {row['found'] / max(1, row['n']):.3f} | - | - | {row['false']} of {row['neg']} |"
         )
+    missed = [f"{label}: {m}" for label, row in shots.items() for m in row.get("missed", [])]
+    if missed:
+        lines.append("\nScreenshot stills missed: " + ", ".join(missed) + ".")
     skipped = shots.get("_skipped", {}).get("n", 0)
     lines.append(
         f"\nScreenshot stills: {skipped} sampled frames have PDQ quality < 50 and were left "
