@@ -138,7 +138,10 @@ def screenshot_stills(
                 _score_still(rows[label], found, name, t, len(reg.docs) - 1)
                 for m in found:
                     if m["sha256"] != name:
-                        print(f"  false match: {label} of {name} at {t:.1f} s ~ {m['sha256']}")
+                        print(
+                            f"  false match: {label} of {name} at {t:.1f} s ~ {m['sha256']} "
+                            f"(distance {m['distance']}, verified {m.get('verified_score')})"
+                        )
                 if not any(m["sha256"] == name for m in found):
                     rows[label].setdefault("missed", []).append(f"{name}@{t:.1f}")
     rows["_skipped"] = {"n": skipped}
@@ -153,6 +156,7 @@ def _score_still(row: dict, found: list[dict], name: str, t: float, negatives: i
     if not mine:
         return
     seg = mine[0]["segments"][0]
+    row.setdefault("scores", []).append(mine[0].get("verified_score"))
     row["found"] += 1
     row["errors"].append(abs(seg["match_start_s"] - t))
     lo = seg.get("tie_start_s", seg["match_start_s"])
@@ -254,6 +258,8 @@ def photo_videos(work: Path, seed: int) -> dict[str, dict]:
             row["n"] += 1
             row["neg"] += len(reg.docs) - 1
             row["found"] += any(m["sha256"] == name for m in found)
+            if not any(m["sha256"] == name for m in found):
+                print(f"  missed: {label} of {name}")
             wrong = [m["sha256"] for m in found if m["sha256"] != name]
             row["false"] += len(wrong)
             if wrong:
@@ -280,6 +286,13 @@ def table_rows(shots: dict[str, dict], videos: dict[str, dict]) -> list[str]:
         lines.append(
             f"| {label} (query: video, match: photo) | {row['n']} | - "
             f"| {row['found'] / max(1, row['n']):.3f} | - | - | {row['false']} of {row['neg']} |"
+        )
+    scores = sorted(s for row in shots.values() for s in row.get("scores", []) if s is not None)
+    if scores:
+        lines.append(
+            f"\nVerified scores of the screenshot stills found: lowest {scores[:5]}, "
+            f"{sum(s is None for row in shots.values() for s in row.get('scores', []))} "
+            f"found by PDQ alone (too flat to verify)."
         )
     missed = [f"{label}: {m}" for label, row in shots.items() for m in row.get("missed", [])]
     if missed:

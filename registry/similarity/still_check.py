@@ -7,10 +7,12 @@ standing alike at the start, are ~10 bits apart. Photo matching meets the same p
 (another viewpoint of a scene) with verification on pixels (``verification.verify``:
 ORB + RANSAC, then block-by-block agreement), and so does this: the frames of the video
 within ``MatchConfig.still_window_s`` of the matched time are decoded
-(``ingest.video.window``), the few whose 16x16 thumbnails fit the photo best are
+(``ingest.video.window``), the few whose thumbnails fit the photo best are
 verified against it, and
 
-- a frame that verifies confirms the match and gives its time (the exact frame, finer
+- a frame that verifies (with ``still_min_score``: stricter than for photos, because a
+  second recording from the same spot agrees on everything that did not move) confirms
+  the match and gives its time (the exact frame, finer
   than the half-second grid of the frame hashes);
 - frames that are conclusively different reject it;
 - when no frame has the texture to say either way (a flat car park), PDQ's decision
@@ -42,8 +44,9 @@ else:
     np = lazy_import("numpy")
     Image = lazy_import("PIL.Image")
 
-#: Side of the thumbnails that rank the decoded frames.
-RANK_SIZE = 16
+#: Side of the thumbnails that rank the decoded frames (fine enough to tell frames a
+#: few hundredths of a second apart in fast motion).
+RANK_SIZE = 32
 
 #: ``(path, clockwise rotation or None)`` of a video, or None when it cannot be read.
 VideoSource = tuple[str, int | None]
@@ -102,7 +105,7 @@ class StillCheck:
                 continue
             frame = Side.of(Image.fromarray(gray).convert("RGB"))
             v = verify(side, frame, self.config, mirrored_query=mirrored)
-            if v.ok:
+            if v.ok and v.score >= self.config.still_min_score:
                 return _retimed(still, t, v.score)
             conclusive |= v.conclusive
         return None if conclusive else still

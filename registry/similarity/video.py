@@ -64,14 +64,15 @@ Check = Callable[[str, StillMatch, bool, Any], StillMatch | None]
 
 def best_still(
     records: list[dict[str, Any]],
-    frames: FrameSeq,
+    frames: list[FrameSeq],
     config: MatchConfig,
     check: Check | None = None,
     sha256: str = "",
     photo_is_query: bool = True,
 ) -> StillMatch | None:
     """The best still match of any of a photo's PDQ records (whole picture or content
-    box) among a video's frames: the closest, the whole picture on a tie.
+    box) among a video's frames (whole, or inside their content boxes): the closest, the
+    whole picture on a tie.
 
     Without ``check`` a still is matched by PDQ alone, within ``config.still_distance``.
     With it (``sha256``: the other item) the still is checked on pixels, and may lie up
@@ -79,10 +80,11 @@ def best_still(
     reach = config.candidate_distance if check is not None else config.still_distance
     best: StillMatch | None = None
     box = None
-    for record in records:
-        found = still_in_video(record, frames, max_distance=reach)
-        if found and (best is None or found[0].distance < best.distance):
-            best, box = found[0], record.get("box")
+    for seq in frames:
+        for record in records:
+            found = still_in_video(record, seq, max_distance=reach)
+            if found and (best is None or found[0].distance < best.distance):
+                best, box = found[0], record.get("box")
     if best is None or check is None:
         return best
     checked = check(sha256, best, photo_is_query, box)
@@ -93,8 +95,23 @@ def best_still(
     return checked
 
 
-def frame_hashes(hashes: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [h for h in hashes if h.get("alg") == "pdq" and h.get("t") is not None]
+def frame_hashes(hashes: Iterable[dict[str, Any]], boxes: bool = False) -> list[dict[str, Any]]:
+    """A video's frame hashes: of the whole frames, or (``boxes``) of the pictures inside
+    their content boxes (``ingest.video.content``; most videos have none)."""
+    return [
+        h
+        for h in hashes
+        if h.get("alg") == "pdq" and h.get("t") is not None and bool(h.get("region")) == boxes
+    ]
+
+
+def frame_seqs(hashes: list[dict[str, Any]], duration_s: float | None = None) -> list[FrameSeq]:
+    """A video's frames as sequences for still matching: whole, then content boxes."""
+    seqs = [frame_sequence(frame_hashes(hashes), duration_s, variants=False)]
+    boxed = frame_hashes(hashes, boxes=True)
+    if boxed:
+        seqs.append(frame_sequence(boxed, duration_s, variants=False, boxes=True))
+    return seqs
 
 
 def _codes(records: list[dict[str, Any]], variants: Iterable[int]) -> np.ndarray:
@@ -156,16 +173,20 @@ def video_matches(
     out: list[dict[str, Any]] = []
     if media_type == "video":
         frames = frame_hashes(hashes)
+        boxed = frame_hashes(hashes, boxes=True)
         query = matchable_frames(frames)[:MAX_QUERY_FRAMES]
-        if not query:
+        query_boxes = matchable_frames(boxed)[:MAX_QUERY_FRAMES]
+        if not query and not query_boxes:
             return []
         # Parsed once, not once per candidate.
         seq = frame_sequence(frames, duration_s)
-        for sha in _candidates(
-            index, _codes(query, FRAME_VARIANTS), skip, False, VIDEO_CANDIDATE_DISTANCE
-        ):
+        seqs = [seq] + ([frame_sequence(boxed, duration_s, boxes=True)] if boxed else [])
+        codes = _codes(query + query_boxes, FRAME_VARIANTS)
+        for sha in _candidates(index, codes, skip, False, VIDEO_CANDIDATE_DISTANCE):
             doc = lookup(sha) or {}
             if doc.get("media_type") == "video":
+                if not len(seq):
+                    continue
                 found = align(
                     seq,
                     frame_sequence(
@@ -178,7 +199,7 @@ def video_matches(
                     out.append({"sha256": sha, **found.details()})
             elif doc.get("media_type") == "image":
                 records = photo_pdqs(doc.get("hashes") or [])
-                still = best_still(records, seq, config, check, sha, photo_is_query=False)
+                still = best_still(records, seqs, config, check, sha, photo_is_query=False)
                 if still is not None:
                     out.append({"sha256": sha, **still.details(photo_is_query=False)})
     elif media_type == "image":
@@ -191,8 +212,8 @@ def video_matches(
             doc = lookup(sha) or {}
             if doc.get("media_type") != "video":
                 continue
-            frames = frame_sequence(frame_hashes(doc.get("hashes") or []), variants=False)
-            still = best_still(records, frames, config, check, sha, photo_is_query=True)
+            seqs = frame_seqs(doc.get("hashes") or [])
+            still = best_still(records, seqs, config, check, sha, photo_is_query=True)
             if still is not None:
                 out.append({"sha256": sha, **still.details(photo_is_query=True)})
     return sorted(out, key=lambda m: -float(m.get("score") or 0))
