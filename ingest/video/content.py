@@ -8,9 +8,10 @@ same content boxes as photos (``ingest.photo.regions.content_boxes``: borders, a
 screenshot's band, flat chrome at the edges), so that a photo and a video showing it
 hash alike on both sides.
 
-A video gets content boxes only when most of its frames have one (a frame whose edge is
-sky has one by chance; a video of a framed picture has one all through), and each frame
-then gets the box found in it (a screen recording scrolls).
+A video gets content boxes only when most of its frames have a ``chrome_box``: lines drawn
+flat (borders, bars, app chrome) do not occur in camera footage, where the other finders
+take a white wall behind a person for a background around a photo, frame after frame.
+Each frame of such a video then gets every box found in it (a screen recording scrolls).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from ingest.errors import PictureTooSmall
 from ingest.lazy import lazy_import
-from ingest.photo.regions import Box, content_boxes
+from ingest.photo.regions import MIN_PICTURE_SIDE, Box, chrome_box, content_boxes
 
 if TYPE_CHECKING:
     import numpy as np
@@ -38,12 +39,18 @@ VOTING_FRAMES = 24
 
 
 def frame_boxes(gray: np.ndarray) -> list[tuple[str, Box]]:
-    """The content boxes of one greyscale frame, as ``(kind, box)`` (often none): all of
-    them, as a photo's are all hashed, since no one finder is right for every picture."""
+    """The content boxes of one greyscale frame, as ``(kind, box)`` (often none): all
+    of them, as a photo's are all hashed, since no one finder is right for every picture."""
     try:
         return content_boxes(Image.fromarray(gray).convert("RGB"))
     except PictureTooSmall:
         return []
+
+
+def _chrome(gray: np.ndarray) -> Box | None:
+    if min(gray.shape[:2]) < MIN_PICTURE_SIDE:
+        return None
+    return chrome_box(Image.fromarray(gray).convert("RGB"))
 
 
 def framed(frames: Sequence[np.ndarray]) -> bool:
@@ -56,5 +63,5 @@ def framed(frames: Sequence[np.ndarray]) -> bool:
     voting = [f for f in frames[::step] if f.size and float(np.std(f)) >= MIN_FRAME_STD]
     if not voting:
         return False
-    found = sum(bool(frame_boxes(f)) for f in voting)
+    found = sum(_chrome(f) is not None for f in voting)
     return found >= MIN_SHARE * len(voting)

@@ -114,7 +114,9 @@ def hash_sampling(sampling: Sampling, options: FrameOptions | None = None) -> Fr
     opts = options or FrameOptions()
     pictures = [f.gray for f in sampling.frames]
     crop = find_crop(pictures) if opts.crop and pictures else Crop()
-    boxed = opts.crop and bool(pictures) and framed([crop.apply(p) for p in pictures])
+    # Content boxes are looked for in the whole frames: letterbox bars of the colour of a
+    # status bar (white above and below) are part of the chrome around the picture.
+    boxed = opts.crop and bool(pictures) and framed(pictures)
     hashes: list[dict[str, Any]] = []
     blank = low = boxes = 0
     for frame in sampling.frames:
@@ -128,8 +130,8 @@ def hash_sampling(sampling: Sampling, options: FrameOptions | None = None) -> Fr
         # lets a match found on better frames run on through it (empty street, sky).
         low += value["quality"] < opts.min_quality
         hashes.append(value)
-        for kind, box in frame_boxes(picture) if boxed else ():
-            inner = _inside(picture, box)
+        for kind, box in frame_boxes(frame.gray) if boxed else ():
+            inner = _inside(frame.gray, box)
             if inner.size and float(inner.std()) >= opts.min_std:
                 region = _frame_hash(inner, frame.t)
                 region["region"], region["box"] = kind, [round(v, 4) for v in box]
