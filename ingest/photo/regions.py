@@ -183,22 +183,33 @@ def _peel(flat: np.ndarray) -> int:
 
 
 def _chrome(arr: np.ndarray) -> Box | None:
+    boxes = _chromes(arr)
+    return boxes[0] if boxes else None
+
+
+def _chromes(arr: np.ndarray) -> list[Box]:
+    """The inside of the chrome, and, when lines were peeled off both the top and the
+    bottom, the inside of the top's alone: a drawn picture (a cartoon's road, a chart's
+    axis) can end in flat lines of its own, and a status bar above is the common case."""
     height, width = arr.shape[:2]
     rows = _flat_lines(arr)
     top = _peel(rows)
     bottom = _peel(rows[::-1])
-    if top + bottom >= height:
-        return None
-    cols = _flat_lines(arr[top : height - bottom].transpose(1, 0, 2))
-    left, right = _peel(cols), _peel(cols[::-1])
-    if not (top or bottom or left or right) or left + right >= width:
-        return None
-    # The line where a bar meets the picture blends both after downscaling: drop it too.
-    y0, y1 = top + (top > 0), height - bottom - (bottom > 0)
-    x0, x1 = left + (left > 0), width - right - (right > 0)
-    if y1 - y0 < 2 or x1 - x0 < 2:
-        return None
-    return _as_box(x0, y0, x1, y1, width, height)
+    out: list[Box] = []
+    for b in (bottom, 0) if top and bottom else (bottom,):
+        if top + b >= height:
+            continue
+        cols = _flat_lines(arr[top : height - b].transpose(1, 0, 2))
+        left, right = _peel(cols), _peel(cols[::-1])
+        if not (top or b or left or right) or left + right >= width:
+            continue
+        # The line where a bar meets the picture blends both after downscaling: drop it.
+        y0, y1 = top + (top > 0), height - b - (b > 0)
+        x0, x1 = left + (left > 0), width - right - (right > 0)
+        box = _as_box(x0, y0, x1, y1, width, height) if y1 - y0 >= 2 and x1 - x0 >= 2 else None
+        if box is not None:
+            out.append(box)
+    return out
 
 
 def _framed(content: np.ndarray, start: int, end: int) -> bool:
@@ -221,7 +232,8 @@ def content_boxes(picture: Image.Image) -> list[tuple[str, Box]]:
     boxes: list[tuple[str, Box]] = []
     small = _small(picture)
     differs = _differs(small)  # one analysis serves the first two finders
-    found = (("border", _border(differs)), ("band", _band(differs)), ("chrome", _chrome(small)))
+    found = [("border", _border(differs)), ("band", _band(differs))]
+    found += [("chrome", box) for box in _chromes(small)]
     for kind, box in found:
         if box is not None and all(_differ(box, other) for _, other in boxes):
             boxes.append((kind, box))
