@@ -29,7 +29,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ingest.errors import EvidenceError, TimeLimit, WorkerCrashed
-from ingest.extraction import extract, rehash_image, rehash_video, warm_up
+from ingest.extraction import extract, rehash_image, rehash_video, reread_credentials, warm_up
 from ingest.photo import MAX_PIXELS
 from ingest.record import Extracted, display_path
 from ingest.walk import WalkEntry
@@ -67,13 +67,21 @@ def _rehash_video(path: str, *, max_pixels: int) -> Extracted:
     return rehash_video(path)
 
 
-#: What a worker can do with one file, by name: extract it (ingest, match), or hash a
-#: stored photo or video again with the current hashers (reindex).
+def _read_credentials(path: str, *, max_pixels: int) -> Extracted:
+    return reread_credentials(path)
+
+
+#: What a worker can do with one file, by name: extract it (ingest, match), hash a
+#: stored photo or video again with the current hashers, or read its Content
+#: Credentials again (reindex).
 JOBS: dict[str, Callable[..., Extracted]] = {
     "extract": extract,
     "rehash_image": _rehash_image,
     "rehash_video": _rehash_video,
+    "read_credentials": _read_credentials,
 }
+#: The jobs that never read Content Credentials: their workers need not load the reader.
+_NO_CREDENTIALS = frozenset({"rehash_image", "rehash_video"})
 
 #: A job: a ``JOBS`` name, or any picklable callable ``job(path, *, max_pixels)`` that
 #: returns a record (the registry's ingest job extracts, stages a copy and matches).
@@ -84,7 +92,7 @@ def _warm(job: Job) -> None:
     """Load what extracting (and the job, if it says: ``job.warm_up``) needs. A failure
     here is only a slower first file: it surfaces there, as that file's error."""
     with contextlib.suppress(Exception):
-        warm_up()
+        warm_up(credentials=not (isinstance(job, str) and job in _NO_CREDENTIALS))
         getattr(job, "warm_up", lambda: None)()
 
 

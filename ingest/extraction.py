@@ -14,6 +14,7 @@ import stat
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ingest.credentials import read_credentials
 from ingest.errors import (
     CorruptImageData,
     EmptyFile,
@@ -47,6 +48,7 @@ _TOOL_PACKAGES = (
     "pdqhash",
     "opencv-python-headless",
     "av",
+    "c2pa-python",
 )
 
 
@@ -79,9 +81,12 @@ def _tools() -> dict[str, str]:
     return dict(_TOOLS)
 
 
-def warm_up() -> None:
-    """Load what extracting a photo needs (decoders, hashers, tool versions) ahead of
+def warm_up(*, credentials: bool = True) -> None:
+    """Load what extracting a photo needs (decoders, hashers, tool versions, and the
+    C2PA reader unless ``credentials`` is False: re-hashing does not read it) ahead of
     the first file: a worker process calls it when it starts."""
+    if credentials:
+        import c2pa  # noqa: F401
     import cv2  # noqa: F401
     import exifread  # noqa: F401
     import imagehash  # noqa: F401
@@ -128,7 +133,7 @@ def _extract(path: str, rec: Extracted, *, max_pixels: int) -> None:
         if kind.media_type == "image":
             _extract_image(data, rec, max_pixels=max_pixels)
         else:
-            _extract_video(path, rec)
+            _extract_video(path, rec, credentials=True)
     finally:  # a file that cannot be used is still named by its digests
         _set_digests(rec, hasher.digests())
 
@@ -205,6 +210,7 @@ def _extract_image(data: bytes | None, rec: Extracted, *, max_pixels: int) -> No
         rec.exif, rec.metadata = read_exif(data)
     except EvidenceError as exc:
         rec.warn("exif", exc)
+    _read_credentials(rec, data, None)
     decoded = decode_image(data, max_pixels=max_pixels)
     rec.width, rec.height = decoded.width, decoded.height
     if decoded.truncated:
@@ -257,11 +263,13 @@ def rehash_video(path: str) -> Extracted:
     return rec
 
 
-def _extract_video(path: str, rec: Extracted) -> None:
+def _extract_video(path: str, rec: Extracted, *, credentials: bool = False) -> None:
     info = read_video_metadata(path)
     rec.width, rec.height, rec.duration_s = info.width, info.height, info.duration_s
     rec.metadata = dict(info.metadata)
     rec.exif = dict(info.tags)
+    if credentials:
+        _read_credentials(rec, None, path)
     # Frame hashes are one more step: a video whose frames cannot be decoded is still
     # stored, with its container metadata and a warning.
     try:
@@ -279,6 +287,37 @@ def _extract_video(path: str, rec: Extracted) -> None:
         rec.metadata["frame_hashes"] = frames.summary
         for problem in frames.problems:
             rec.warn("frame_hashes", problem)
+
+
+def _read_credentials(rec: Extracted, data: bytes | None, path: str | None) -> None:
+    """``metadata["c2pa"]`` and ``manifest_store`` from the file's Content Credentials;
+    a store that cannot be read is a warning (``read_credentials`` never raises)."""
+    summary, store, problems = read_credentials(data, path, rec.mime)
+    rec.metadata["c2pa"] = summary
+    rec.manifest_store = store
+    for problem in problems:
+        rec.warn("c2pa", problem)
+
+
+def reread_credentials(path: str) -> Extracted:
+    """The Content Credentials of a stored file (for re-indexing items stored before
+    they were read): ``metadata["c2pa"]``, ``manifest_store``, ``media_type``, ``mime``,
+    ``warnings`` and ``tools`` of the returned record are set, or ``error`` when the
+    file cannot be opened or is not a photo or video."""
+    rec = Extracted(path="", tools=_tools())
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(HEAD_SIZE)
+        kind = sniff(head)
+    except OSError as exc:
+        rec.error = {"code": "UnreadableFile", "message": UnreadableFile(str(exc)).message}
+        return rec
+    except EvidenceError as exc:
+        rec.error = {"code": exc.code, "message": exc.message}
+        return rec
+    rec.media_type, rec.format, rec.mime = kind.media_type, kind.format, kind.mime
+    _read_credentials(rec, None, path)
+    return rec
 
 
 def _iso(timestamp: float) -> str:

@@ -44,9 +44,12 @@ class Extracted:
         duration_s: Duration in seconds for videos.
         metadata: Normalised metadata (``captured_at``, ``make``, ``model``, ``serial``,
             ``software``, ``orientation``, ``gps``, and for videos ``codec``, ``fps``,
-            ``rotation``, ``frame_count``).
+            ``rotation``, ``frame_count``), and ``c2pa``: what the file's Content
+            Credentials say (``ingest.credentials``).
         exif: Raw embedded tags as strings (EXIF for photos, container tags for videos).
         hashes: Perceptual hashes, each ``{"alg", "v", "hex", "quality", ...}``.
+        manifest_store: The file's C2PA manifest store as the C2PA library renders it
+            in JSON, or None when it has none (``metadata["c2pa"]`` sums it up).
         file_mtime, file_ctime: The source file's times (UTC ISO 8601).
         warnings: Steps that failed without making the file unusable, each
             ``{"step", "code", "message"}``.
@@ -69,6 +72,7 @@ class Extracted:
     metadata: dict[str, Any] = field(default_factory=dict)
     exif: dict[str, str] = field(default_factory=dict)
     hashes: list[dict[str, Any]] = field(default_factory=list)
+    manifest_store: dict[str, Any] | None = None
     file_mtime: str | None = None
     file_ctime: str | None = None
     warnings: list[dict[str, str]] = field(default_factory=list)

@@ -11,6 +11,7 @@ append), move the copies into the vault, write the catalogue.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -89,6 +90,9 @@ class IngestResult:
     near_duplicates: list[dict[str, Any]] | None = None
     #: Known items only: the item already had this post's sighting; none was added.
     repeated: bool = False
+    #: What the file's Content Credentials say: ``state``, ``codes``, ``altered`` (and
+    #: ``remote_url``) of its ``metadata["c2pa"]`` (None when the file failed).
+    c2pa: dict[str, Any] | None = None
 
     @property
     def failed_steps(self) -> list[dict[str, str]]:
@@ -108,6 +112,8 @@ class IngestResult:
         }
         if self.near_duplicates is not None:
             out["near_duplicates"] = self.near_duplicates
+        if self.c2pa is not None:
+            out["c2pa"] = self.c2pa
         return out
 
 
@@ -146,11 +152,15 @@ def iter_ingest(
     # In this process one file at a time, the coordinator does every step itself; with
     # workers, they copy and match (``registry.intake``), and it does what needs the lock.
     in_workers = executor is not None or workers > 1 or isolate
+    entries = walk(paths)
+    first = next(entries, None)
+    if first is None:
+        return  # nothing to take in: no run, no index opened
     with (
         worker_run(reg, near, submission, config) if in_workers else contextlib.nullcontext() as run
     ):
         records = extract_all(
-            walk(paths),
+            itertools.chain([first], entries),
             workers=workers,
             executor=executor,
             in_flight=in_flight,
@@ -290,6 +300,10 @@ def _result(rec: Extracted, status: str) -> IngestResult:
         size=rec.size,
         warnings=rec.warnings,
     )
+    found = (rec.metadata or {}).get("c2pa")
+    if status != "error" and isinstance(found, dict):
+        keys = ("state", "codes", "altered", "remote_url")
+        result.c2pa = {k: found[k] for k in keys if k in found}
     if status == "error":
         error = rec.error or {"code": "InternalError", "message": "no record"}
         result.media_type = None
@@ -425,6 +439,8 @@ def _new_item_events(
         "tools": rec.tools,
         "record_version": rec.record_version,
     }
+    if rec.manifest_store is not None:  # the C2PA manifest store, when the file has one
+        meta["manifest_store"] = rec.manifest_store
     return [
         item_stored(sub.actor, sha, stored),
         metadata_extracted(sub.actor, sha, meta),

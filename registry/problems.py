@@ -210,3 +210,16 @@ class MissingCheckpoint(Problem):
 
     file: str = ""
     seq: int = 0
+
+
+@dataclass
+class TimestampInvalid(Problem):
+    """A checkpoint's trusted timestamp does not check out."""
+
+    file: str = ""
+    checkpoint: str = ""
+    tsa: str = ""
+    #: The check that failed: file, checkpoint, anchor, reply, status, imprint, eku,
+    #: signature, certificate or gen_time (``registry.custody.tsa``).
+    failed: str = ""
+    seq: int = 0

@@ -1,12 +1,14 @@
-"""Re-hashing stored items with the current hashers and frame method, and logging the
+"""Re-hashing stored items with the current hashers and frame method, reading the
+Content Credentials of items stored before they were read, and logging the
 near-duplicates found among them (``evidence reindex``).
 
 Three steps, so that no decoding happens under the writer lock: list the stale items
-(under the lock, briefly); hash them again from the vault in a supervised worker process
-(per-file time and memory limits, no lock held: the vault is write-once, so the bytes
-cannot change meanwhile); then log the changed hashes in batches, each batch one lock
-hold. Every change is a custody entry (``hashes.updated``, ``neardup.found``) and the
-run is summed up in a ``reindex.run`` entry.
+(under the lock, briefly); hash them (or read their credentials) again from the vault in
+a supervised worker process (per-file time and memory limits, no lock held: the vault is
+write-once, so the bytes cannot change meanwhile); then log the changes in batches, each
+batch one lock hold. Every change is a custody entry (``hashes.updated``,
+``credentials.read``, ``neardup.found``) and the run is summed up in a ``reindex.run``
+entry.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ingest import FRAME_METHOD_VERSION, Extracted, Limits, WalkEntry, extract_all, versions_tag
-from registry.custody import hashes_updated, neardup_found, reindex_run
+from registry.custody import credentials_read, hashes_updated, neardup_found, reindex_run
 from registry.errors import StepFailed
 from registry.session import Session
 from registry.similarity import MatchConfig, NearDuplicates
@@ -43,7 +45,9 @@ def reindex(
         actor: Who runs it.
         config: Matching thresholds.
         everything: Re-hash every item, not only those hashed by other versions (and
-            retry videos whose frames could not be hashed).
+            retry videos whose frames could not be hashed), and read every item's
+            Content Credentials again, not only those of items stored before they were
+            read.
         find: Look for near-duplicates of the re-hashed items afterwards.
         limits: Per-file limits of the worker that decodes.
     """
@@ -57,8 +61,10 @@ def reindex(
         "updated": 0,
         "failed": [],
         "near_duplicates": 0,
+        "credentials": {"read": 0, "updated": 0, "states": {}},
     }
     todo: list[tuple[str, str]] = []
+    unread: list[str] = []
     with reg.writing(actor) as catalog:
         for doc in catalog.iter_items():
             kind = doc.get("media_type")
@@ -67,6 +73,8 @@ def reindex(
             summary["images" if kind == "image" else "videos"] += 1
             if everything or _stale(doc, tag):
                 todo.append((doc["sha256"], kind))
+            if everything or "c2pa" not in (doc.get("metadata") or {}):
+                unread.append(doc["sha256"])
     rehashed: list[str] = []
     pending: list[dict[str, Any]] = []
     for sha, rec in _rehash(reg, todo, limits):
@@ -75,6 +83,7 @@ def reindex(
         if len(pending) >= REINDEX_BATCH:
             _log(reg, actor, pending)
     _log(reg, actor, pending)
+    _read_credentials(reg, unread, limits, summary, actor)
     summary["rehashed"] = len(rehashed)
     if find and rehashed:
         failed = summary["failed"]
@@ -137,6 +146,46 @@ def _take(
         details["frame_hashes"] = frames
     pending.append(hashes_updated(actor, sha, details))
     return True
+
+
+def _read_credentials(
+    reg: Session,
+    shas: list[str],
+    limits: Limits | None,
+    summary: dict[str, Any],
+    actor: str,
+) -> None:
+    """Read the Content Credentials of ``shas`` from the vault in a supervised worker,
+    and log a ``credentials.read`` entry for each whose reading differs from the
+    catalogue's (an item stored before they were read has none)."""
+    counts = summary["credentials"]
+    entries = (WalkEntry(reg.vault.path(sha)) for sha in shas)
+    records = extract_all(entries, isolate=True, limits=limits, job="read_credentials")
+    pending: list[dict[str, Any]] = []
+    for sha, rec in zip(shas, records, strict=True):
+        if rec.error is not None:
+            summary["failed"].append({"sha256": sha, "error": rec.error["message"]})
+            continue
+        counts["read"] += 1
+        found = rec.metadata.get("c2pa") or {}
+        state = str(found.get("state"))
+        counts["states"][state] = counts["states"].get(state, 0) + 1
+        doc = reg.catalog.get(sha) or {}
+        had = (doc.get("metadata") or {}).get("c2pa")
+        if had == found and doc.get("manifest_store") == rec.manifest_store:
+            continue
+        counts["updated"] += 1
+        details = {
+            "c2pa": found,
+            "manifest_store": rec.manifest_store,
+            "warnings": rec.warnings,
+            "tools": {"c2pa-python": rec.tools.get("c2pa-python", "absent")},
+            "reason": "reindex",
+        }
+        pending.append(credentials_read(actor, sha, details))
+        if len(pending) >= REINDEX_BATCH:
+            _log(reg, actor, pending)
+    _log(reg, actor, pending)
 
 
 def _log(reg: Session, actor: str, pending: list[dict[str, Any]]) -> None:

@@ -38,6 +38,7 @@ METADATA_FIELDS = (
     "hashes",
     "warnings",
     "tools",
+    "manifest_store",
 )
 #: One sighting: what the submitter claimed and the file as found on their disk.
 SIGHTING_FIELDS = (
@@ -78,6 +79,7 @@ ITEM_FIELDS = (
     "metadata",
     "exif",
     "hashes",
+    "manifest_store",
     "sightings",
     "near_duplicates",
     "first_seen",
@@ -102,6 +104,7 @@ def new_item(sha256: str, stored: dict[str, Any], *, time: str, seq: int) -> dic
             "metadata": {},
             "exif": {},
             "hashes": [],
+            "manifest_store": None,
             "warnings": [],
             "tools": {},
             "sightings": [],
@@ -118,8 +121,37 @@ def present(doc: dict[str, Any]) -> dict[str, Any]:
     """An item as shown to users and scripts (the ``show``/``list`` JSON): its fields,
     and the ``timeline`` of its sightings."""
     out = {k: doc.get(k) for k in ITEM_FIELDS}
+    # Every pair says whether a person decided it: "confirmed", "rejected" or None.
+    out["near_duplicates"] = [
+        {**p, "decision": p.get("decision")} for p in doc.get("near_duplicates") or []
+    ]
     out["timeline"] = timeline(doc.get("sightings") or [], doc.get("metadata") or {})
     return out
+
+
+def credentials_note(c2pa: dict[str, Any] | None) -> str:
+    """One line on an item's Content Credentials (``metadata["c2pa"]``) for people:
+    their state and what failed, e.g. ``invalid: the content no longer matches its
+    manifest (assertion.dataHash.mismatch)``; ``not read`` for an item stored before
+    they were read (``evidence reindex`` reads them)."""
+    if not c2pa:
+        return "not read (stored before Content Credentials were read; run evidence reindex)"
+    state = c2pa.get("state")
+    codes = ", ".join(c2pa.get("codes") or [])
+    suffix = f" ({codes})" if codes else ""
+    if state == "valid":
+        return ("valid, trusted signer" if c2pa.get("trusted") else "valid") + suffix
+    if state == "invalid":
+        if c2pa.get("altered"):
+            return f"invalid: the content no longer matches its manifest{suffix}"
+        return f"invalid{suffix}"
+    if state == "remote":
+        return f"remote manifest, not fetched: {c2pa.get('remote_url') or '?'}"
+    if state == "absent":
+        return "none"
+    if state == "unsupported":
+        return "not readable in this format"
+    return "unreadable (see warnings)"
 
 
 #: The kinds of moment on a timeline, in the order they are listed for one sighting.

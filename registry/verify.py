@@ -1,6 +1,7 @@
-"""Verification: the custody log (chain, signatures, head), its checkpoints, the public
-keys, vault fixity, and the agreement of the catalogue with the log. Every problem is
-collected and reported, each a named ``Problem`` (``problems.py``) carrying its data.
+"""Verification: the custody log (chain, signatures, head), its checkpoints and their
+trusted timestamps, the public keys, vault fixity, and the agreement of the catalogue
+with the log. Every problem is collected and reported, each a named ``Problem``
+(``problems.py``) carrying its data.
 
 When the log itself is damaged, the problems that follow from the damage are not
 repeated: a checkpoint no longer matching an edited log is noted in the checkpoint's
@@ -14,7 +15,15 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from registry.custody import CHECKPOINT, Checkpoint, LogAnalysis, analyse, iter_checkpoint_files
+from registry.custody import (
+    CHECKPOINT,
+    CHECKPOINT_TIMESTAMPED,
+    Checkpoint,
+    LogAnalysis,
+    analyse,
+    iter_checkpoint_files,
+)
+from registry.custody.timestamps import check_logged, token_files
 from registry.problems import (
     BadCheckpointSignature,
     BadSignature,
@@ -33,6 +42,7 @@ from registry.problems import (
     ReorderedEntries,
     ReplacedKey,
     SequenceError,
+    TimestampInvalid,
     TornEntry,
     TruncatedLog,
     UnknownKey,
@@ -62,6 +72,7 @@ __all__ = [
     "ReorderedEntries",
     "ReplacedKey",
     "SequenceError",
+    "TimestampInvalid",
     "TornEntry",
     "TruncatedLog",
     "UnknownKey",
@@ -83,6 +94,8 @@ class VerifyReport:
     bytes_hashed: int = 0
     #: Each checkpoint: ``{"file", "size", "root", "status"}``.
     checkpoints: list[dict[str, Any]] = field(default_factory=list)
+    #: Each trusted timestamp: ``{"file", "checkpoint", "tsa", "gen_time", "status"...}``.
+    timestamps: list[dict[str, Any]] = field(default_factory=list)
     #: False when the log is damaged, so the catalogue could not be compared with it.
     catalog_checked: bool = True
 
@@ -98,6 +111,7 @@ class VerifyReport:
             "vault_files": self.vault_files,
             "bytes_hashed": self.bytes_hashed,
             "checkpoints": self.checkpoints,
+            "timestamps": self.timestamps,
             "catalog_checked": self.catalog_checked,
             "problems": [p.to_dict() for p in self.problems],
         }
@@ -121,11 +135,15 @@ def check(reg: Session) -> VerifyReport:
     report.problems.extend(analysis.problems)
     fold = Catalog(None)
     logged_checkpoints: list[dict[str, Any]] = []
+    logged_timestamps: list[dict[str, Any]] = []
     for entry, digest, end in analysis.entries(reg.log):
         fold.apply(entry, entry_hash=digest, end_offset=end)
         if entry.get("action") == CHECKPOINT:
             logged_checkpoints.append(entry)
+        elif entry.get("action") == CHECKPOINT_TIMESTAMPED:
+            logged_timestamps.append(entry)
     _check_checkpoints(reg, files, registry_id, analysis, logged_checkpoints, report)
+    _check_timestamps(reg, files, logged_timestamps, report)
     _check_vault(reg, fold, None if analysis.intact else reg.catalog, report)
     if analysis.intact:
         _check_catalog(reg.catalog, fold, report)
@@ -215,6 +233,42 @@ def _check_checkpoints(
             )
 
 
+def _check_timestamps(
+    reg: Session,
+    files: list[tuple[str, Checkpoint | None, str]],
+    logged: list[dict[str, Any]],
+    report: VerifyReport,
+) -> None:
+    """Every logged token re-checked offline; a token file no entry logs (a checkpoint
+    interrupted between writing it and logging it) is listed, and proves nothing."""
+    by_file = {rel: cp for rel, cp, _ in files if cp is not None}
+    seen = set()
+    for entry in logged:
+        details = entry.get("details") or {}
+        summary, failures = check_logged(reg.root, details, by_file.get(details.get("checkpoint")))
+        seen.add(summary["file"])
+        summary["status"] = (
+            "ok"
+            if not failures
+            else "invalid: " + ", ".join(dict.fromkeys(f.check for f in failures))
+        )
+        report.timestamps.append(summary)
+        for failure in failures:
+            report.problems.append(
+                TimestampInvalid(
+                    f"{summary['file'] or '?'} by {summary['tsa']}: {failure}",
+                    file=summary["file"],
+                    checkpoint=str(summary["checkpoint"] or ""),
+                    tsa=str(summary["tsa"] or ""),
+                    failed=failure.check,
+                    seq=int(entry.get("seq") or 0),
+                )
+            )
+    for rel in token_files(reg.root):
+        if rel not in seen:
+            report.timestamps.append({"file": rel, "status": "not logged"})
+
+
 def _check_vault(
     reg: Session, fold: Catalog, catalog: Catalog | None, report: VerifyReport
 ) -> None:
@@ -269,6 +323,12 @@ def _check_catalog(catalog: Catalog, fold: Catalog, report: VerifyReport) -> Non
         report.problems.append(
             CatalogMismatch(f"{sha} is in the catalogue, not the log", sha256=sha, field="*")
         )
+    have_views, want_views = catalog.views, fold.views
+    for name in sorted(set(have_views) | set(want_views)):
+        if have_views.get(name) != want_views.get(name):
+            report.problems.append(
+                CatalogMismatch(f"view {name!r} differs from the log's", sha256="", field=name)
+            )
     for sha in sorted(on_disk & logged):
         have, want = catalog.get(sha) or {}, fold.get(sha) or {}
         for key in sorted(set(have) | set(want)):

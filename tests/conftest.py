@@ -57,3 +57,29 @@ def media(tmp_path: Path) -> Path:
 @pytest.fixture
 def registry_path(tmp_path: Path) -> Path:
     return tmp_path / "reg"
+
+
+@pytest.fixture
+def two_photos(tmp_path: Path):
+    """A registry (actor alice) holding two photos of case C1."""
+    from registry import Registry, Submission
+
+    write_jpeg(tmp_path / "in" / "a.jpg", 1, size=(160, 120))
+    write_jpeg(tmp_path / "in" / "b.jpg", 2, size=(160, 120))
+    reg = Registry.open(str(tmp_path / "reg"), create=True, actor="alice")
+    reg.ingest([str(tmp_path / "in")], Submission(actor="alice", case="C1"))
+    return reg
+
+
+@pytest.fixture(scope="session")
+def tsa(tmp_path_factory: pytest.TempPathFactory):
+    """A real RFC 3161 authority, ``openssl ts -reply`` behind a local HTTP server, and
+    the misbehaving ones of ``support.tsa.KINDS`` (``tsa.url(kind)``; the trust anchor
+    is ``tsa.pki.ca_file``)."""
+    from support.tsa import OPENSSL, TestPki, TsaServer
+
+    if OPENSSL is None:
+        pytest.skip("the openssl command is absent (bash .ci/run installs it with apt-get)")
+    server = TsaServer(TestPki(tmp_path_factory.mktemp("pki")))
+    yield server
+    server.close()

@@ -24,6 +24,8 @@ WINGS = (
     "registry.similarity",
     "registry.export",
     "registry.cli",
+    "registry.accounts",
+    "registry.server",
 )
 SIMILARITY_MAY_NOT_IMPORT = ("registry.store", "registry.custody", "registry.core", "registry.cli")
 

@@ -17,16 +17,11 @@ from registry.custody.proofs import (
 )
 from registry.errors import NoCheckpoint, ProofError
 from registry.export import verifier
-from support.media import write_jpeg
 
 
 @pytest.fixture
-def reg(tmp_path: Path) -> Registry:
-    write_jpeg(tmp_path / "in" / "a.jpg", 1, size=(160, 120))
-    write_jpeg(tmp_path / "in" / "b.jpg", 2, size=(160, 120))
-    reg = Registry.open(str(tmp_path / "reg"), create=True, actor="alice")
-    reg.ingest([str(tmp_path / "in")], Submission(actor="alice", case="C1"))
-    return reg
+def reg(two_photos: Registry) -> Registry:
+    return two_photos
 
 
 def test_no_checkpoint_yet(reg: Registry):

@@ -17,7 +17,19 @@ from ingest.lazy import lazy_import
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Imported on first use only: each costs tens to hundreds of milliseconds.
-HEAVY = ("cv2", "av", "scipy", "faiss", "numpy", "PIL", "pdqhash", "imagehash", "warcio")
+HEAVY = (
+    "cv2",
+    "av",
+    "scipy",
+    "faiss",
+    "numpy",
+    "PIL",
+    "pdqhash",
+    "imagehash",
+    "warcio",
+    "rfc3161_client",
+    "c2pa",
+)
 
 
 def _loaded_after(code: str) -> list[str]:
@@ -42,6 +54,19 @@ def test_help_pulls_in_no_heavy_library() -> None:
         "from registry.cli import cli\n"
         "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
         "    cli(['ingest', '--help'], prog_name='evidence')"
+    )
+    assert _loaded_after(code) == []
+
+
+def test_ingest_of_an_empty_folder_loads_nothing_heavy(tmp_path: Path) -> None:
+    """No file, no run: no worker, no index opened, no numeric library imported."""
+    (tmp_path / "empty").mkdir()
+    code = (
+        "import contextlib, io\n"
+        "from registry.cli import cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        f"    cli(['--registry', {str(tmp_path / 'reg')!r}, 'ingest', "
+        f"{str(tmp_path / 'empty')!r}], prog_name='evidence')"
     )
     assert _loaded_after(code) == []
 

@@ -10,12 +10,20 @@ modules here adds their commands to it:
 - ``near``: match, dupes, reindex;
 - ``log``: custody, verify, rebuild, key (create, list), note, checkpoint, prove;
 - ``export``: export;
-- ``imports``: import.
+- ``imports``: import;
+- ``accounts``: user (add, grant, revoke, list), token (create, revoke), serve.
 """
 
 from __future__ import annotations
 
-from registry.cli import export, imports, items, log, near  # noqa: F401  (they register commands)
+from registry.cli import (  # noqa: F401  (they register commands)
+    accounts,
+    export,
+    imports,
+    items,
+    log,
+    near,
+)
 from registry.cli.base import cli
 
 __all__ = ["cli", "main"]

@@ -21,7 +21,7 @@ from registry.cli.base import (
 )
 from registry.core import init_registry
 from registry.ingesting import Submission
-from registry.schema import FIRST_SEEN_FIELDS
+from registry.schema import FIRST_SEEN_FIELDS, credentials_note
 from registry.similarity import MatchConfig
 
 
@@ -119,6 +119,8 @@ def ingest(
                     line += f"\n       near-duplicate of {m['sha256'][:16]}  {_match_summary(m)}"
                 for w in result.failed_steps:
                     line += f"\n       step failed: {w['step']}: {w['message']}"
+                if result.c2pa and result.c2pa.get("state") not in ("absent", "unsupported"):
+                    line += f"\n       content credentials {credentials_note(result.c2pa)}"
             bar.clear()
             click.echo(line)
     partly = f", {incomplete} stored with a failed step" if incomplete else ""
@@ -219,8 +221,10 @@ def _format_item(item: dict[str, Any]) -> str:
         lines.append(f"duration    {item['duration_s']:.2f} s")
     lines.append("metadata")
     for key, value in (item.get("metadata") or {}).items():
-        if value not in (None, "", {}):
+        if value not in (None, "", {}) and key != "c2pa":
             lines.append(f"  {key:<22}{_dump(value) if isinstance(value, dict) else value}")
+    if item.get("media_type") in ("image", "video"):
+        lines += _credentials_lines((item.get("metadata") or {}).get("c2pa"))
     first = item.get("first_seen") or {}
     lines.append("first seen")
     for key in FIRST_SEEN_FIELDS:
@@ -257,6 +261,33 @@ def _format_item(item: dict[str, Any]) -> str:
     for w in item.get("warnings") or []:
         lines.append(f"warning     {w['step']}: {w['message']}")
     return "\n".join(lines)
+
+
+def _credentials_lines(c2pa: dict[str, Any] | None) -> list[str]:
+    """What the file's Content Credentials (C2PA) say, as read at ingest."""
+    lines = [f"content credentials  {credentials_note(c2pa)}"]
+    if not c2pa or c2pa.get("state") not in ("valid", "invalid"):
+        return lines
+    signer = c2pa.get("signer") or {}
+    who = signer.get("issuer") or "-"
+    if signer.get("common_name"):
+        who += f" ({signer['common_name']})"
+    actions = [a.get("action") or "?" for a in c2pa.get("actions") or []]
+    ingredients = [
+        f"{i.get('title') or '?'} ({i.get('relationship') or '?'})"
+        for i in c2pa.get("ingredients") or []
+    ]
+    rows = [
+        ("claim_generator", c2pa.get("claim_generator")),
+        ("signer", who),
+        ("signed_at", c2pa.get("signed_at")),
+        ("manifests", c2pa.get("manifests")),
+        ("actions", ", ".join(actions)),
+        ("ingredients", ", ".join(ingredients)),
+        ("ingredient_codes", ", ".join(c2pa.get("ingredient_codes") or [])),
+    ]
+    lines += [f"  {k:<22}{v}" for k, v in rows if v not in (None, "")]
+    return lines
 
 
 def _timeline_lines(events: list[dict[str, Any]]) -> list[str]:

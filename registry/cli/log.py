@@ -13,11 +13,17 @@ from registry.custody import (
     add_note,
     create_actor_key,
     list_keys,
-    make_checkpoint,
     prove_consistency,
     prove_item,
     summarize,
 )
+from registry.custody.timestamps import (
+    DEFAULT_TIMEOUT,
+    DEFAULT_TOLERANCE,
+    Authority,
+    checkpoint_with_timestamps,
+)
+from registry.custody.tsa import TrustAnchor, check_url
 
 
 @cli.command()
@@ -62,6 +68,11 @@ def verify(ctx: click.Context, actor: str, as_json: bool) -> None:
             f"{status} - {report.entries} custody entries, {report.items} items, "
             f"{report.vault_files} vault files re-hashed ({report.bytes_hashed:,} bytes)"
         )
+        for ts in report.timestamps:
+            click.echo(
+                f"  timestamp {ts['file']} by {ts.get('tsa') or '?'} at "
+                f"{ts.get('gen_time') or '?'}: {ts['status']}"
+            )
         for problem in report.problems:
             click.echo(f"  {problem.code}: {problem.message}")
         if not report.catalog_checked:
@@ -138,37 +149,125 @@ def key_list(ctx: click.Context, as_json: bool) -> None:
 @cli.command()
 @click.argument("ref")
 @click.argument("text")
+@click.option("--case", help="The case the note belongs to (team server users see their cases').")
 @actor_option
 @json_option
 @click.pass_context
 @handle_errors
-def note(ctx: click.Context, ref: str, text: str, actor: str, as_json: bool) -> None:
+def note(
+    ctx: click.Context, ref: str, text: str, case: str | None, actor: str, as_json: bool
+) -> None:
     """Add a note to an item (logged as note.added; shown in the item's notes).
 
     Example: evidence note 3f2a9c "Geolocated to Irpin bridge" --actor alice
     """
     try:
-        entry = add_note(_open(ctx), ref, text, actor=actor)
+        entry = add_note(_open(ctx), ref, text, actor=actor, case=case)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="TEXT") from exc
     click.echo(_dump(entry) if as_json else f"note logged as entry {entry['seq']}")
 
 
 @cli.command()
+@click.option(
+    "--tsa",
+    "tsas",
+    multiple=True,
+    metavar="URL",
+    help="Also ask this RFC 3161 time-stamping authority for a token over the checkpoint "
+    "(repeatable; only http(s), only this URL is contacted).",
+)
+@click.option(
+    "--tsa-ca",
+    "tsa_cas",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The trust anchor (PEM) of the authorities: once for all, or once per --tsa in "
+    "order; kept in the registry. Without it, the anchor last logged for that URL.",
+)
+@click.option(
+    "--tsa-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    help="Seconds to wait for each authority's answer.",
+)
+@click.option(
+    "--tsa-tolerance",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_TOLERANCE,
+    show_default=True,
+    help="Seconds the token's genTime may differ from the checkpoint's time.",
+)
 @actor_option
 @json_option
 @click.pass_context
 @handle_errors
-def checkpoint(ctx: click.Context, actor: str, as_json: bool) -> None:
+def checkpoint(
+    ctx: click.Context,
+    tsas: tuple[str, ...],
+    tsa_cas: tuple[str, ...],
+    tsa_timeout: float,
+    tsa_tolerance: float,
+    actor: str,
+    as_json: bool,
+) -> None:
     """Sign the custody log's Merkle tree head; print it to publish or e-mail.
 
     Keep the printed root somewhere the registry's operators cannot change (send it to
-    counsel, publish it): later proofs are checked against it.
+    counsel, publish it): later proofs are checked against it. With --tsa, each
+    authority's RFC 3161 token over the checkpoint is checked and kept
+    (checkpoints/<size>.<n>.tsr); a failed one is reported and logged, the checkpoint
+    stands, and the exit code is 1.
 
-    Example: evidence checkpoint
+    Example: evidence checkpoint --tsa http://timestamp.example/tsr --tsa-ca tsa-root.pem
     """
-    cp = make_checkpoint(_open(ctx), actor=actor)
-    click.echo(_dump({**cp.to_dict(), "file": cp.file}) if as_json else cp.text())
+    authorities = _authorities(tsas, tsa_cas)
+    cp, outcomes = checkpoint_with_timestamps(
+        _open(ctx), authorities, actor=actor, timeout=tsa_timeout, tolerance=tsa_tolerance
+    )
+    if as_json:
+        body = {**cp.to_dict(), "file": cp.file, "timestamps": [o.to_dict() for o in outcomes]}
+        click.echo(_dump(body))
+    else:
+        click.echo(cp.text())
+        for o in outcomes:
+            if o.ok:
+                d = o.details
+                click.echo(
+                    f"timestamp  {d['tsa']}  genTime {d['gen_time']}  serial {d['serial']}"
+                    f"  policy {d['policy']}  -> {d['file']}"
+                )
+    for o in outcomes:
+        if not o.ok:
+            d = o.details
+            click.echo(
+                f"error: timestamp from {d['tsa']} failed ({d['failed']}): {d['error']}", err=True
+            )
+    if any(not o.ok for o in outcomes):
+        sys.exit(1)
+
+
+def _authorities(urls: tuple[str, ...], anchors: tuple[str, ...]) -> list[Authority]:
+    if anchors and not urls:
+        raise click.UsageError("--tsa-ca needs --tsa")
+    if len(anchors) not in (0, 1, len(urls)):
+        raise click.UsageError("give --tsa-ca once for all authorities, or once per --tsa")
+    for url in urls:
+        try:
+            check_url(url)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--tsa") from exc
+    loaded: list[TrustAnchor] = []
+    for path in anchors:
+        try:
+            with open(path, "rb") as fh:
+                loaded.append(TrustAnchor.from_pem(fh.read()))
+        except (OSError, ValueError) as exc:
+            raise click.BadParameter(f"{path}: {exc}", param_hint="--tsa-ca") from exc
+    if len(loaded) == 1:
+        loaded *= len(urls)
+    return [Authority(url, loaded[i] if loaded else None) for i, url in enumerate(urls)]
 
 
 @cli.command()

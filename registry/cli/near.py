@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -88,8 +89,10 @@ def dupes(ctx: click.Context, case: str | None, as_json: bool) -> None:
         diff = c["differences"]
         if diff["captured_at_disagree"]:
             click.echo(f"  capture times disagree: {_dump(diff['captured_at'])}")
+        for line in _credentials_summary(c["credentials"]):
+            click.echo(f"  {line}")
         for copy in c["copies"]:
-            marks = []
+            marks = _credential_marks(copy, c["credentials"])
             if copy["has_exif"]:
                 marks.append(f"EXIF({copy['exif_tags']})")
             if copy["has_gps"]:
@@ -103,12 +106,41 @@ def dupes(ctx: click.Context, case: str | None, as_json: bool) -> None:
             )
 
 
+def _credentials_summary(creds: dict[str, list[str]]) -> list[str]:
+    """The cluster's Content Credentials in a line each: which copy still carries valid
+    ones, which no longer match their content, which lost them."""
+    said = {
+        "valid": "content credentials valid in",
+        "altered": "content credentials no longer match the content of",
+        "invalid": "content credentials invalid in",
+        "remote": "content credentials stored remotely (not fetched) for",
+        "lost_by": "content credentials lost by",
+    }
+    return [f"{text} {', '.join(s[:12] for s in creds[k])}" for k, text in said.items() if creds[k]]
+
+
+def _credential_marks(copy: dict[str, Any], creds: dict[str, list[str]]) -> list[str]:
+    sha = copy["sha256"]
+    if sha in creds["valid"]:
+        return ["C2PA valid"]
+    if sha in creds["altered"]:
+        return ["C2PA altered"]
+    if sha in creds["invalid"]:
+        return ["C2PA invalid"]
+    if sha in creds["remote"]:
+        return ["C2PA remote"]
+    if sha in creds["lost_by"]:
+        return ["C2PA lost"]
+    return []
+
+
 @cli.command()
 @click.option(
     "--all",
     "everything",
     is_flag=True,
-    help="Re-hash every item, not only stale ones (and retry videos whose frames failed).",
+    help="Re-hash every item, not only stale ones (and retry videos whose frames failed), "
+    "and read every item's Content Credentials again.",
 )
 @click.option("--no-match", is_flag=True, help="Do not look for new near-duplicates after.")
 @threshold_options
@@ -125,7 +157,9 @@ def reindex(
     thresholds: MatchConfig,
 ) -> None:
     """Re-hash stored photos and videos from the vault with the current hash versions
-    and frame-hashing method (logged), then look for near-duplicates among them.
+    and frame-hashing method, read the Content Credentials (C2PA) of items stored before
+    they were read (--all: of every item), all logged, then look for near-duplicates
+    among the re-hashed items.
 
     Example: evidence reindex --all
     """
@@ -141,5 +175,12 @@ def reindex(
             f"{summary['near_duplicates']} new near-duplicate pair(s), "
             f"{len(summary['failed'])} failed"
         )
+        creds = summary["credentials"]
+        if creds["read"]:
+            states = ", ".join(f"{n} {state}" for state, n in sorted(creds["states"].items()))
+            click.echo(
+                f"Content Credentials read for {creds['read']} item(s) ({states}), "
+                f"{creds['updated']} recorded"
+            )
     if summary["failed"]:
         sys.exit(1)

@@ -84,6 +84,13 @@ class Checkpoint:
             raise ValueError("a field is missing")
         return cls(data["registry_id"], size, root, data["time"], data["key"], data["sig"], file)
 
+    def timestamp_message(self) -> bytes:
+        """The bytes a trusted timestamp covers (its message imprint is their SHA-256):
+        the signed checkpoint as canonical JSON, ``canonical(to_dict())``, i.e. every
+        field of ``checkpoints/<size>.json`` including ``sig``, keys sorted, no spaces,
+        UTF-8. Covering the signature binds the token to this signed tree head."""
+        return canonical(self.to_dict())
+
     def verify(self, keys: KeyRing) -> bool:
         """True when the signature is valid under a published key."""
         return keys.verify(self.key, canonical(self.body()), self.sig)

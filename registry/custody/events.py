@@ -15,6 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from registry.custody.views import (
+    DECISIONS,
+    fold_account,
+    fold_decision,
+    fold_grant,
+    fold_revoke,
+    fold_token,
+    fold_token_revoked,
+    kept_decision,
+)
 from registry.schema import METADATA_FIELDS, SIGHTING_FIELDS, SOURCE_FIELDS, first_seen, new_item
 
 Event = dict[str, Any]
@@ -27,15 +37,32 @@ SIGHTING_ADDED = "sighting.added"
 INGEST_FAILED = "ingest.failed"
 NEARDUP_FOUND = "neardup.found"
 HASHES_UPDATED = "hashes.updated"
+CREDENTIALS_READ = "credentials.read"
 REINDEX_RUN = "reindex.run"
 NOTE_ADDED = "note.added"
 KEY_CREATED = "key.created"
 CHECKPOINT = "checkpoint"
+CHECKPOINT_TIMESTAMPED = "checkpoint.timestamped"
+CHECKPOINT_TIMESTAMP_FAILED = "checkpoint.timestamp_failed"
 VERIFY_RUN = "verify.run"
 CATALOG_REBUILT = "catalog.rebuilt"
 EXPORT = "export"
 SIGHTING_MISSING = "sighting.missing"
 IMPORT_RUN = "import.run"
+# The team server (issue 15): accounts, roles, tokens, decisions and every access.
+ACCOUNT_CREATED = "account.created"
+ROLE_GRANTED = "role.granted"
+ROLE_REVOKED = "role.revoked"
+TOKEN_CREATED = "token.created"
+TOKEN_REVOKED = "token.revoked"
+NEARDUP_CONFIRMED = "neardup.confirmed"
+NEARDUP_REJECTED = "neardup.rejected"
+ACCESS_VIEWED = "access.viewed"
+ACCESS_DOWNLOADED = "access.downloaded"
+ACCESS_SEARCHED = "access.searched"
+ACCESS_EXPORTED = "access.exported"
+#: The access actions (one entry per request, the user as actor).
+ACCESS_ACTIONS = (ACCESS_VIEWED, ACCESS_DOWNLOADED, ACCESS_SEARCHED, ACCESS_EXPORTED)
 
 
 def event(actor: str, action: str, details: dict[str, Any], sha256: str | None = None) -> Event:
@@ -95,12 +122,24 @@ def hashes_updated(actor: str, sha256: str, details: dict[str, Any]) -> Event:
     return event(actor, HASHES_UPDATED, details, sha256)
 
 
+def credentials_read(actor: str, sha256: str, details: dict[str, Any]) -> Event:
+    """The Content Credentials of a stored item, read (again) from the vault:
+    ``details``: ``c2pa`` (the ``metadata["c2pa"]`` summary), ``manifest_store``,
+    ``warnings`` (of the ``c2pa`` step), ``tools`` and ``reason``."""
+    return event(actor, CREDENTIALS_READ, details, sha256)
+
+
 def reindex_run(actor: str, details: dict[str, Any]) -> Event:
     return event(actor, REINDEX_RUN, details)
 
 
-def note_added(actor: str, sha256: str, text: str) -> Event:
-    return event(actor, NOTE_ADDED, {"text": text}, sha256)
+def note_added(actor: str, sha256: str, text: str, case: str | None = None) -> Event:
+    """``case``: the case the note was written in (team server users see the notes of
+    their own cases only); None for a note of the registry's operator."""
+    details: dict[str, Any] = {"text": text}
+    if case is not None:
+        details["case"] = case
+    return event(actor, NOTE_ADDED, details, sha256)
 
 
 def key_created(actor: str, details: dict[str, Any]) -> Event:
@@ -109,6 +148,22 @@ def key_created(actor: str, details: dict[str, Any]) -> Event:
 
 def checkpoint_made(actor: str, details: dict[str, Any]) -> Event:
     return event(actor, CHECKPOINT, details)
+
+
+def checkpoint_timestamped(actor: str, details: dict[str, Any]) -> Event:
+    """A trusted timestamp kept for a checkpoint: ``details`` name the checkpoint
+    (``checkpoint``, ``size``, ``root``), the authority (``tsa``), the token's file and
+    its SHA-256, what the token says (``gen_time``, ``serial``, ``policy``, ``nonce``,
+    ``imprint``, ``tsa_name``, ``signer``), the ``trust_anchor`` it was checked against
+    and the ``tolerance_s`` on genTime."""
+    return event(actor, CHECKPOINT_TIMESTAMPED, details)
+
+
+def checkpoint_timestamp_failed(actor: str, details: dict[str, Any]) -> Event:
+    """An authority gave no token that checks out: ``failed`` names the check
+    (``timeout``, ``http``, ``imprint``, ``signature``, ``certificate``...), ``error``
+    says what happened; nothing was kept."""
+    return event(actor, CHECKPOINT_TIMESTAMP_FAILED, details)
 
 
 def verify_run(actor: str, details: dict[str, Any]) -> Event:
@@ -133,6 +188,58 @@ def import_run(actor: str, details: dict[str, Any]) -> Event:
     return event(actor, IMPORT_RUN, details)
 
 
+def account_created(actor: str, name: str, password_hash: str | None) -> Event:
+    """``password_hash``: an Argon2 hash (``registry.accounts``), never a password."""
+    return event(actor, ACCOUNT_CREATED, {"name": name, "password": password_hash})
+
+
+def role_granted(actor: str, name: str, case: str, role: str) -> Event:
+    return event(actor, ROLE_GRANTED, {"name": name, "case": case, "role": role})
+
+
+def role_revoked(actor: str, name: str, case: str, role: str | None) -> Event:
+    return event(actor, ROLE_REVOKED, {"name": name, "case": case, "role": role})
+
+
+def token_created(
+    actor: str, name: str, token_id: str, digest: str, read_only: bool, expires_at: str | None
+) -> Event:
+    """``digest``: the SHA-256 of the token's secret (the secret is shown once, never
+    logged)."""
+    details = {
+        "name": name,
+        "token_id": token_id,
+        "token_sha256": digest,
+        "read_only": read_only,
+        "expires_at": expires_at,
+    }
+    return event(actor, TOKEN_CREATED, details)
+
+
+def token_revoked(actor: str, name: str, token_id: str) -> Event:
+    return event(actor, TOKEN_REVOKED, {"name": name, "token_id": token_id})
+
+
+def neardup_decided(
+    actor: str, a: str, b: str, decision: str, case: str, reason: str | None
+) -> Event:
+    """A person's verdict on the near-duplicate pair ``a``, ``b`` in ``case``:
+    ``"confirmed"`` (the same picture) or ``"rejected"`` (not: ``dupes`` no longer links
+    them)."""
+    action = {v: k for k, v in DECISIONS.items()}.get(decision)
+    if action is None:
+        raise ValueError(f"decision {decision!r} is not one of {', '.join(DECISIONS.values())}")
+    return event(actor, action, {"match": b, "case": case, "reason": reason}, a)
+
+
+def access(actor: str, action: str, details: dict[str, Any], sha256: str | None = None) -> Event:
+    """One request of a team server user that read evidence (``ACCESS_ACTIONS``):
+    ``details`` name the case(s), the request and the items it returned."""
+    if action not in ACCESS_ACTIONS:
+        raise ValueError(f"{action!r} is not an access action")
+    return event(actor, action, details, sha256)
+
+
 # --- folds ----------------------------------------------------------------------------------
 
 
@@ -146,6 +253,10 @@ class Folding(Protocol):
     def put(self, doc: dict[str, Any]) -> None: ...
 
     def add_case(self, sha256: str, case: str) -> None: ...
+
+    def view(self, name: str) -> dict[str, Any]:
+        """A named view folded beside the items (plain JSON, e.g. ``accounts``)."""
+        ...
 
 
 def _editable(catalog: Folding, sha256: str) -> dict[str, Any]:
@@ -161,12 +272,15 @@ def _fold_stored(catalog: Folding, entry: dict[str, Any]) -> None:
 
 def _fold_note(catalog: Folding, entry: dict[str, Any]) -> None:
     doc = _editable(catalog, entry["sha256"])
+    details = entry.get("details") or {}
     note = {
         "seq": entry["seq"],
         "time": entry["time"],
         "actor": entry["actor"],
-        "text": (entry.get("details") or {}).get("text"),
+        "text": details.get("text"),
     }
+    if "case" in details:
+        note["case"] = details["case"]
     doc.setdefault("notes", []).append(note)
     catalog.put(doc)
 
@@ -211,8 +325,12 @@ def _fold_neardup(catalog: Folding, entry: dict[str, Any]) -> None:
         if not other or this not in catalog or this == other:
             continue
         doc = _editable(catalog, this)
+        old = [p for p in doc.get("near_duplicates") or [] if p["sha256"] == other]
         pairs = [p for p in doc.get("near_duplicates") or [] if p["sha256"] != other]
-        pairs.append({"sha256": other, "as": role, **common})
+        # Found again (a re-index): a person's decision on the pair stands.
+        pairs.append(
+            {"sha256": other, "as": role, **common, **kept_decision(old[0] if old else None)}
+        )
         doc["near_duplicates"] = pairs
         catalog.put(doc)
 
@@ -227,6 +345,18 @@ def _fold_hashes(catalog: Folding, entry: dict[str, Any]) -> None:
     catalog.put(doc)
 
 
+def _fold_credentials(catalog: Folding, entry: dict[str, Any]) -> None:
+    doc = _editable(catalog, entry["sha256"])
+    details = entry.get("details") or {}
+    doc["metadata"] = {**(doc.get("metadata") or {}), "c2pa": details.get("c2pa")}
+    doc["manifest_store"] = details.get("manifest_store")
+    # The warnings of this reading replace those of an earlier one; the others stay.
+    kept = [w for w in doc.get("warnings") or [] if w.get("step") != "c2pa"]
+    doc["warnings"] = kept + list(details.get("warnings") or [])
+    doc["tools"] = {**(doc.get("tools") or {}), **(details.get("tools") or {})}
+    catalog.put(doc)
+
+
 # --- summaries ------------------------------------------------------------------------------
 
 
@@ -237,6 +367,21 @@ def _sighting_summary(d: dict[str, Any]) -> str:
 def _neardup_summary(d: dict[str, Any]) -> str:
     match = str(d.get("match") or "")[:12]
     return f"~ {match} {d.get('transform') or ''} {d.get('score')} ({d.get('method')})"
+
+
+def _credentials_summary(c2pa: dict[str, Any]) -> str:
+    return " ".join(str(v) for v in (c2pa.get("state"), *(c2pa.get("codes") or [])) if v)
+
+
+def _decision_summary(d: dict[str, Any]) -> str:
+    return f"~ {str(d.get('match') or '')[:12]} in {d.get('case')}: {d.get('reason') or ''}"
+
+
+def _access_summary(d: dict[str, Any]) -> str:
+    what = d.get("case") or ",".join(d.get("cases") or [])
+    items = d.get("items")
+    count = f" {len(items)} item(s)" if isinstance(items, list) else ""
+    return f"{d.get('request') or ''} [{what}]{count}"
 
 
 def _where(d: dict[str, Any]) -> str:
@@ -269,10 +414,20 @@ ACTIONS: dict[str, Action] = {
     ),
     NEARDUP_FOUND: Action(_fold_neardup, _neardup_summary),
     HASHES_UPDATED: Action(_fold_hashes, sets_hashes=True),
+    CREDENTIALS_READ: Action(
+        _fold_credentials,
+        lambda d: _credentials_summary(d.get("c2pa") or {}),
+    ),
     REINDEX_RUN: Action(),
     NOTE_ADDED: Action(_fold_note, lambda d: str(d.get("text", ""))),
     KEY_CREATED: Action(None, lambda d: f"key {d.get('key_id')} for {d.get('for_actor')}"),
     CHECKPOINT: Action(None, lambda d: f"size {d.get('size')} root {d.get('root')}"),
+    CHECKPOINT_TIMESTAMPED: Action(
+        None, lambda d: f"size {d.get('size')} by {d.get('tsa')} at {d.get('gen_time')}"
+    ),
+    CHECKPOINT_TIMESTAMP_FAILED: Action(
+        None, lambda d: f"size {d.get('size')} by {d.get('tsa')}: {d.get('failed')}"
+    ),
     VERIFY_RUN: Action(
         None,
         lambda d: "ok" if d.get("ok") else f"{len(d.get('problems') or [])} problem(s)",
@@ -287,6 +442,29 @@ ACTIONS: dict[str, Action] = {
         None,
         lambda d: ", ".join(f"{v} {k}" for k, v in (d.get("counts") or {}).items()),
     ),
+    ACCOUNT_CREATED: Action(fold_account, lambda d: f"account {d.get('name')}", new=True),
+    ROLE_GRANTED: Action(
+        fold_grant, lambda d: f"{d.get('name')} {d.get('role')} in {d.get('case')}", new=True
+    ),
+    ROLE_REVOKED: Action(
+        fold_revoke,
+        lambda d: f"{d.get('name')} no longer {d.get('role')} in {d.get('case')}",
+        new=True,
+    ),
+    TOKEN_CREATED: Action(
+        fold_token,
+        lambda d: (
+            f"token {d.get('token_id')} for {d.get('name')}"
+            + (" (read-only)" if d.get("read_only") else "")
+        ),
+        new=True,
+    ),
+    TOKEN_REVOKED: Action(
+        fold_token_revoked, lambda d: f"token {d.get('token_id')} of {d.get('name')}", new=True
+    ),
+    NEARDUP_CONFIRMED: Action(fold_decision, _decision_summary),
+    NEARDUP_REJECTED: Action(fold_decision, _decision_summary),
+    **{name: Action(None, _access_summary) for name in ACCESS_ACTIONS},
 }
 #: The folds by action (entries of other actions change no item).
 FOLDS = {name: a.fold for name, a in ACTIONS.items() if a.fold is not None}

@@ -14,8 +14,13 @@ if TYPE_CHECKING:
 MAX_NOTE_CHARS = 20_000
 
 
-def add_note(reg: Session, ref: str, text: str, *, actor: str) -> dict[str, Any]:
+def add_note(
+    reg: Session, ref: str, text: str, *, actor: str, case: str | None = None
+) -> dict[str, Any]:
     """Annotate the item ``ref`` (a SHA-256 or unique prefix) and return the log entry.
+
+    ``case``: the case the note belongs to (users of the team server see only the notes
+    of their cases); None for a note of the registry's operator.
 
     Raises:
         ItemNotFound, AmbiguousPrefix: ``ref`` names no single item.
@@ -27,6 +32,6 @@ def add_note(reg: Session, ref: str, text: str, *, actor: str) -> dict[str, Any]
         raise ValueError(f"note is {len(text)} characters, the limit is {MAX_NOTE_CHARS}")
     with reg.writing(actor) as catalog:
         sha = catalog.resolve(ref)
-        [entry] = reg.record([note_added(actor, sha, text)])
+        [entry] = reg.record([note_added(actor, sha, text, case)])
         reg.save()
     return entry

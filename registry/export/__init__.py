@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from registry.custody import (
+    CHECKPOINT_TIMESTAMPED,
     Checkpoint,
     export_made,
     latest,
@@ -29,10 +30,11 @@ from registry.custody import (
     root_of,
     utc_now,
 )
+from registry.custody.timestamps import stored_tokens
 from registry.errors import ExportError, NoCheckpoint, UnsafePath
 from registry.export.bag import export_bag
 from registry.export.case import export_case
-from registry.export.gather import Selection, gather, select_items
+from registry.export.gather import Filter, Selection, gather, select_items
 from registry.export.html import export_html
 from registry.export.safepath import OutDir, Written, safe_name
 from registry.export.tables import export_csv, export_jsonl
@@ -54,7 +56,9 @@ class _Job:
 FORMATS: dict[str, Callable[[_Job], list[Written]]] = {
     "jsonl": lambda job: export_jsonl(job.sel, job.out),
     "csv": lambda job: export_csv(job.sel, job.out),
-    "html": lambda job: export_html(job.sel, job.out, job.reg.vault.path, utc_now()),
+    "html": lambda job: export_html(
+        job.sel, job.out, job.reg.vault.path, utc_now(), timestamps=_tokens(job)
+    ),
     "bagit": lambda job: export_bag(
         job.sel,
         job.out,
@@ -63,9 +67,19 @@ FORMATS: dict[str, Callable[[_Job], list[Written]]] = {
         leaves=log_leaves(job.reg, job.checkpoint.size if job.checkpoint else 0),
         checkpoint=job.checkpoint,  # type: ignore[arg-type]
         actor=job.actor,
+        timestamps=_tokens(job),
     ),
     "case": lambda job: export_case(job.sel, job.out, job.actor),
 }
+
+
+def _tokens(job: _Job) -> list[dict[str, Any]]:
+    """Every RFC 3161 token logged (a bag takes those of its checkpoint and earlier
+    ones: the token of a checkpoint is logged after it)."""
+    logged = [e for e in job.reg.log.entries() if e.get("action") == CHECKPOINT_TIMESTAMPED]
+    return stored_tokens(job.reg.root, logged)
+
+
 #: Formats whose package is proven against a checkpoint (made if none covers it).
 NEEDS_CHECKPOINT = {"bagit"}
 #: Formats whose files are listed one by one in the export event (a bag's manifest
@@ -106,8 +120,12 @@ def export(
     refs: Sequence[str] = (),
     case: str | None = None,
     actor: str,
+    only: Filter | None = None,
 ) -> ExportResult:
     """Export items and their custody in format ``fmt`` to the folder ``out``.
+
+    ``only``: what the reader may see (``registry.accounts.Scope``, for a user of the
+    team server); the package then holds nothing else.
 
     Raises:
         ExportError: Unknown format, ``out`` not empty, nothing to export.
@@ -121,9 +139,9 @@ def export(
     checkpoint = None
     upto = None
     if fmt in NEEDS_CHECKPOINT:
-        checkpoint = _covering_checkpoint(reg, shas, case, actor)
+        checkpoint = _covering_checkpoint(reg, shas, case, actor, only)
         upto = checkpoint.size
-    sel = gather(reg, shas, case, upto)
+    sel = gather(reg, shas, case, upto, only)
     folder = OutDir(os.fspath(out))
     files = FORMATS[fmt](_Job(reg, sel, folder, actor, checkpoint))
     if fmt not in NEEDS_CHECKPOINT:  # a bag carries them under data/keys/
@@ -151,9 +169,11 @@ def export(
     )
 
 
-def _covering_checkpoint(reg: Session, shas: list[str], case: str | None, actor: str) -> Checkpoint:
+def _covering_checkpoint(
+    reg: Session, shas: list[str], case: str | None, actor: str, only: Filter | None = None
+) -> Checkpoint:
     """The latest checkpoint if it covers every entry about the items, else a new one."""
-    needed = max((ll.index + 1 for ll in gather(reg, shas, case).lines), default=0)
+    needed = max((ll.index + 1 for ll in gather(reg, shas, case, None, only).lines), default=0)
     try:
         cp = latest(reg)
     except NoCheckpoint:
@@ -171,6 +191,7 @@ __all__ = [
     "FORMATS",
     "ExportError",
     "ExportResult",
+    "Filter",
     "UnsafePath",
     "export",
     "safe_name",

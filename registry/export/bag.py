@@ -13,6 +13,13 @@ Layout::
     data/custody/checkpoint.json the signed tree head the entries are proven against
     data/custody/proofs.json     a Merkle inclusion proof for each entry
     data/keys/<key id>.pem, data/keys/keys.json          the public keys that signed
+    verify_timestamps.py     its checker of RFC 3161 timestamps (also stdlib only)
+    data/timestamps/timestamps.json   each RFC 3161 token of a checkpoint up to the
+                             bag's: its files, what it says, and a consistency proof
+                             from its checkpoint to the bag's
+    data/timestamps/<size>.<n>.tsr, <size>.json, tsa-ca/<sha256>.pem
+                             the tokens (DER TimeStampResp), their checkpoints, and
+                             the trust anchors they were checked against
 
 The custody entries are a slice of the log (entries about other items are left out, as
 they may belong to other cases); the inclusion proofs show each is in the log whose
@@ -33,6 +40,7 @@ from registry.fsutil import pause_point
 from registry.version import TOOL_NAME, __version__
 
 VERIFIER_NAME = "verify_bag.py"
+TIMESTAMP_VERIFIER = "verify_timestamps.py"
 
 
 def export_bag(
@@ -44,8 +52,10 @@ def export_bag(
     leaves: list[bytes],
     checkpoint: Checkpoint,
     actor: str,
+    timestamps: list[dict[str, Any]] = (),  # type: ignore[assignment]
 ) -> list[Written]:
-    """Write the bag. ``leaves`` are the leaf hashes of the checkpoint's log prefix."""
+    """Write the bag. ``leaves`` are the leaf hashes of the checkpoint's log prefix;
+    ``timestamps``: the stored tokens (``custody.timestamps.stored_tokens``)."""
     payload: list[Written] = []
     index_items = []
     for item in sel.items:
@@ -79,6 +89,7 @@ def export_bag(
         )
     )
     payload.append(out.write("data", "custody", "checkpoint.json", data=_json(cp)))
+    payload.extend(_timestamps(out, timestamps, tree, checkpoint))
 
     keys_used = dict(sel.public_keys)
     if checkpoint.key not in keys_used:
@@ -127,12 +138,58 @@ def export_bag(
         "Evidence-Exported-By": actor,
     }
     tags.append(out.write("bag-info.txt", data=_bag_info(info)))
-    with open(os.path.join(os.path.dirname(__file__), "verifier.py"), "rb") as fh:
-        tags.append(out.write(VERIFIER_NAME, data=fh.read()))
+    for source, name in (("verifier.py", VERIFIER_NAME), (TIMESTAMP_VERIFIER, TIMESTAMP_VERIFIER)):
+        with open(os.path.join(os.path.dirname(__file__), source), "rb") as fh:
+            tags.append(out.write(name, data=fh.read()))
     tags.append(out.write("README.txt", data=_readme(sel, checkpoint).encode("utf-8")))
     tags.append(out.write("tagmanifest-sha256.txt", data=_manifest(tags, "sha256")))
     tags.append(out.write("tagmanifest-sha512.txt", data=_manifest(tags[:-1], "sha512")))
     return payload + tags
+
+
+def _timestamps(
+    out: OutDir, tokens: list[dict[str, Any]], tree: MerkleTree, checkpoint: Checkpoint
+) -> list[Written]:
+    """The tokens of checkpoints the bag's checkpoint grew from (a token on an earlier
+    checkpoint dates the entries before it), each with a consistency proof to it."""
+    written: dict[str, Written] = {}
+    index = []
+    for token in tokens:
+        d = token["details"]
+        size = d.get("size")
+        if (
+            not isinstance(size, int)
+            or size > checkpoint.size
+            or tree.root(size).hex() != d.get("root")
+        ):
+            continue  # a later checkpoint, or one the log no longer matches (verify says)
+        names = {
+            "token": os.path.basename(str(d["file"])),
+            "checkpoint": os.path.basename(str(d["checkpoint"])),
+            "trust_anchor": f"tsa-ca/{d['trust_anchor']['sha256']}.pem",
+        }
+        for key, data in (
+            ("token", token["der"]),
+            ("checkpoint", token["checkpoint"]),
+            ("trust_anchor", token["anchor_pem"]),
+        ):
+            if names[key] not in written:
+                written[names[key]] = out.write(
+                    "data", "timestamps", *names[key].split("/"), data=data
+                )
+        proof = tree.consistency_proof(size, checkpoint.size)
+        fields = ("tsa", "gen_time", "serial", "policy", "imprint", "size", "root", "tsa_name")
+        index.append(
+            {
+                **{k: f"data/timestamps/{v}" for k, v in names.items()},
+                **{k: d.get(k) for k in fields},
+                "consistency_path": [p.hex() for p in proof],
+            }
+        )
+    if not index:
+        return []
+    listing = out.write("data", "timestamps", "timestamps.json", data=_json(index))
+    return [*written.values(), listing]
 
 
 def _original_name(item: dict[str, Any]) -> str:
@@ -173,10 +230,15 @@ Items:      {len(sel.items)}
 Checkpoint: size {cp.size}, root {cp.root}
 
 data/originals/  the original files, byte for byte as received (folder = SHA-256)
-data/items/      what the registry recorded about each (metadata, sightings, notes)
+data/items/      what the registry recorded about each (metadata, Content Credentials
+                 (C2PA) as read at ingest with their manifest store, sightings, notes)
 data/custody/    every chain-of-custody entry about the items, signed (Ed25519),
                  with a Merkle inclusion proof of each in the signed checkpoint
 data/keys/       the public keys that made the signatures
+data/timestamps/ RFC 3161 timestamps of checkpoints by time-stamping authorities, if
+                 any: each proves the entries before its checkpoint existed at its
+                 genTime ({TIMESTAMP_VERIFIER} prints the openssl command that checks
+                 each token's signature)
 
 To check this package you need Python 3.8 or later and nothing else:
 

@@ -12,6 +12,8 @@ holds:
   tool, the object acted on, the signature and the log position in its description);
 * ``uco-identity:Identity`` per actor, one ``uco-tool:Tool`` for the registry;
 * a ``uco-core:Relationship`` ``Near_Duplicate_Of`` per near-duplicate pair;
+* a ``uco-core:Annotation`` on each file that carries Content Credentials (C2PA): their
+  state, validation codes, signer, signing time and claim generator, as read at ingest;
 * a ``case-investigation:Investigation`` for ``--case``.
 
 Identifiers are ``kb:`` IRIs in the registry's own namespace
@@ -143,6 +145,10 @@ def build_graph(sel: Selection) -> list[dict[str, Any]]:
                 + [{"@id": a} for a in actions_of.get(sha, [])],
             }
         )
+    for item in sel.items:
+        note = _credentials_annotation(item, nid)
+        if note is not None:
+            graph.append(note)
     for pair in sel.neardups:
         graph.append(
             {
@@ -255,6 +261,36 @@ def _file_nodes(item: dict[str, Any], nid: Callable[[str, object], str]) -> list
             }
         )
     return nodes
+
+
+def _credentials_annotation(
+    item: dict[str, Any], nid: Callable[[str, object], str]
+) -> dict[str, Any] | None:
+    """What a file's Content Credentials (C2PA) say, when it carries any."""
+    c2pa = (item.get("metadata") or {}).get("c2pa") or {}
+    if c2pa.get("state") not in ("valid", "invalid", "remote"):
+        return None
+    sha = item["sha256"]
+    signer = c2pa.get("signer") or {}
+    facts = [
+        f"state {c2pa['state']}",
+        f"content altered after signing: {'yes' if c2pa.get('altered') else 'no'}",
+        f"validation codes: {', '.join(c2pa.get('codes') or []) or 'none'}",
+        f"claim generator: {c2pa.get('claim_generator') or '-'}",
+        f"signer: {signer.get('issuer') or '-'}",
+        f"signed at: {c2pa.get('signed_at') or '-'}",
+        f"manifests: {c2pa.get('manifests') or 0}",
+    ]
+    if c2pa["state"] == "remote":
+        facts = [f"state remote: manifest at {c2pa.get('remote_url')}, not fetched"]
+    return {
+        "@id": nid("annotation-c2pa", sha),
+        "@type": "uco-core:Annotation",
+        "uco-core:name": "Content Credentials (C2PA)",
+        "uco-core:statement": "Content Credentials (C2PA), read at ingest: " + "; ".join(facts),
+        "uco-core:tag": [f"c2pa:{c2pa['state']}"],
+        "uco-core:object": [{"@id": nid("file", sha)}],
+    }
 
 
 def _facet_id(owner_id: str, kind: str, facet_class: str) -> str:

@@ -11,7 +11,7 @@ near-duplicate pairs among them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from registry.custody import KEY_CREATED, NEARDUP_FOUND, REGISTRY_CREATED, SIGHTING_MISSING
 from registry.errors import ItemNotFound, StepFailed
@@ -22,6 +22,19 @@ if TYPE_CHECKING:
 
 #: Registry-wide actions every export carries: who the registry and its keys are.
 CONTEXT_ACTIONS = (REGISTRY_CREATED, KEY_CREATED)
+
+
+class Filter(Protocol):
+    """What one reader may see (``registry.accounts.Scope``); an export without one
+    holds everything about its items."""
+
+    def restrict(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """An item's document cut to what the reader may see."""
+        ...
+
+    def sees_entry(self, entry: dict[str, Any]) -> bool:
+        """Whether the reader may see a custody entry."""
+        ...
 
 
 @dataclass
@@ -88,15 +101,23 @@ def select_items(reg: Session, refs: list[str], case: str | None) -> list[str]:
     return chosen
 
 
-def gather(reg: Session, shas: list[str], case: str | None, upto: int | None = None) -> Selection:
+def gather(
+    reg: Session,
+    shas: list[str],
+    case: str | None,
+    upto: int | None = None,
+    only: Filter | None = None,
+) -> Selection:
     """Items ``shas`` and the log lines about them, from the first ``upto`` lines of
-    the log (its head by default)."""
+    the log (its head by default); with ``only``, just what that reader may see (and
+    the keys of the lines kept)."""
     catalog = reg.catalog
     items = []
     for sha in shas:
         doc = catalog.get(sha)
         if doc is None:
             raise ItemNotFound(sha)
+        doc = only.restrict(doc) if only is not None else doc
         items.append({**present(doc), "near_duplicates": doc.get("near_duplicates") or []})
     wanted = set(shas)
     size = reg.log.read_head().seq if upto is None else upto
@@ -109,6 +130,8 @@ def gather(reg: Session, shas: list[str], case: str | None, upto: int | None = N
         if entry is None:
             continue
         about = entry.get("sha256") in wanted or bool(wanted & _also_about(entry))
+        if about and only is not None and not only.sees_entry(entry):
+            continue
         if about or entry.get("action") in CONTEXT_ACTIONS:
             lines.append(LogLine(index, raw.line.decode("utf-8"), entry))
         if about and entry.get("action") == NEARDUP_FOUND:
@@ -121,6 +144,8 @@ def gather(reg: Session, shas: list[str], case: str | None, upto: int | None = N
                 if isinstance(other, str):
                     fake = {"sha256": item["sha256"], "details": {**nd, "match": other}}
                     _add_pair(pairs, fake)
+    if only is not None:
+        lines = _context_of_kept(lines)
     return Selection(
         registry_id=str(reg.info.get("registry_id", "")),
         case=case,
@@ -130,6 +155,18 @@ def gather(reg: Session, shas: list[str], case: str | None, upto: int | None = N
         neardups=list(pairs.values()),
         public_keys=_public_keys(reg, lines),
     )
+
+
+def _context_of_kept(lines: list[LogLine]) -> list[LogLine]:
+    """Of the key announcements, those of keys that signed a kept line (an actor's key
+    names its actor, who may belong to another case)."""
+    used = {str(ll.entry.get("key")) for ll in lines if ll.entry.get("action") != KEY_CREATED}
+    return [
+        ll
+        for ll in lines
+        if ll.entry.get("action") != KEY_CREATED
+        or str((ll.entry.get("details") or {}).get("key_id")) in used
+    ]
 
 
 def _public_keys(reg: Session, lines: list[LogLine]) -> dict[str, dict[str, Any]]:

@@ -10,6 +10,7 @@ wellbeing matters. Every value from outside is escaped.
 
 from __future__ import annotations
 
+import base64
 import json
 from html import escape
 from typing import Any
@@ -18,7 +19,7 @@ from registry.custody import summarize
 from registry.export.gather import Selection, clusters
 from registry.export.safepath import OutDir, Written
 from registry.export.thumbs import thumbnail
-from registry.schema import FIRST_SEEN_FIELDS, instant_key
+from registry.schema import FIRST_SEEN_FIELDS, credentials_note, instant_key
 from registry.version import __version__
 
 _STYLE = """
@@ -51,13 +52,25 @@ document.body.classList.toggle('show-all',e.target.checked);});
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 
 
-def export_html(sel: Selection, out: OutDir, vault_path: Any, generated_at: str) -> list[Written]:
-    """Write ``report.html``. ``vault_path(sha)`` gives an item's original file."""
-    report = render(sel, vault_path, generated_at)
+def export_html(
+    sel: Selection,
+    out: OutDir,
+    vault_path: Any,
+    generated_at: str,
+    timestamps: list[dict[str, Any]] = (),  # type: ignore[assignment]
+) -> list[Written]:
+    """Write ``report.html``. ``vault_path(sha)`` gives an item's original file;
+    ``timestamps``: the stored RFC 3161 tokens (``custody.timestamps.stored_tokens``)."""
+    report = render(sel, vault_path, generated_at, timestamps)
     return [out.write("report.html", data=report.encode("utf-8"))]
 
 
-def render(sel: Selection, vault_path: Any, generated_at: str) -> str:
+def render(
+    sel: Selection,
+    vault_path: Any,
+    generated_at: str,
+    timestamps: list[dict[str, Any]] = (),  # type: ignore[assignment]
+) -> str:
     """The report as HTML text."""
     by_sha = {item["sha256"]: item for item in sel.items}
     thumbs: dict[str, str | None] = {}
@@ -108,6 +121,7 @@ def render(sel: Selection, vault_path: Any, generated_at: str) -> str:
     for kid, key in sel.public_keys.items():
         parts.append(f"<h3><code>{_e(kid)}</code> — {_e(key.get('actor') or '?')}</h3>")
         parts.append(f"<pre>{_e(key['pem'])}</pre>")
+    parts.append(_timestamps(timestamps))
     parts.append(f"<script>{_SCRIPT}</script></body></html>")
     return "\n".join(parts)
 
@@ -128,7 +142,7 @@ def _item(item: dict[str, Any], thumbs: dict[str, str | None], sel: Selection) -
     if item.get("duration_s") is not None:
         rows.append(("Duration", f"{item['duration_s']:.2f} s"))
     for key, value in meta.items():
-        if value not in (None, "", {}, []):
+        if value not in (None, "", {}, []) and key != "c2pa":
             rows.append(
                 (
                     f"metadata: {key}",
@@ -144,6 +158,7 @@ def _item(item: dict[str, Any], thumbs: dict[str, str | None], sel: Selection) -
         f'<section class="item" id="item-{sha}"><h3>{_e(_name(item))}</h3>',
         _thumb(sha, thumbs.get(sha)),
         _table(rows, raw={"SHA-256", "SHA-1", "MD5"}),
+        *_credentials(item),
         "<h4>Sightings</h4>",
         _grid(
             (
@@ -202,6 +217,34 @@ def _item(item: dict[str, Any], thumbs: dict[str, str | None], sel: Selection) -
     return "\n".join(html)
 
 
+def _credentials(item: dict[str, Any]) -> list[str]:
+    """The item's Content Credentials (C2PA), as read at ingest, offline."""
+    if item.get("media_type") not in ("image", "video"):
+        return []
+    c2pa = (item.get("metadata") or {}).get("c2pa")
+    rows: list[tuple[str, Any]] = [("State", credentials_note(c2pa))]
+    if c2pa and c2pa.get("state") in ("valid", "invalid"):
+        signer = c2pa.get("signer") or {}
+        who = [str(v) for v in (signer.get("issuer"), signer.get("common_name")) if v]
+        rows += [
+            ("Validation codes", ", ".join(c2pa.get("codes") or []) or "-"),
+            ("Claim generator", c2pa.get("claim_generator")),
+            ("Signer", " / ".join(who) or "-"),
+            ("Signed at", c2pa.get("signed_at")),
+            ("Manifests", c2pa.get("manifests")),
+            ("Actions", ", ".join(str(a.get("action")) for a in c2pa.get("actions") or []) or "-"),
+            (
+                "Ingredients",
+                ", ".join(
+                    f"{i.get('title')} ({i.get('relationship')})"
+                    for i in c2pa.get("ingredients") or []
+                )
+                or "-",
+            ),
+        ]
+    return ["<h4>Content Credentials (C2PA)</h4>", _table(rows)]
+
+
 def _unrendered(sha: str, why: str) -> str:
     return (
         f'<section class="item" id="item-{_e(sha)}"><h3><code>{_e(sha)}</code></h3>'
@@ -231,6 +274,17 @@ def _clusters(
         )
         html.append("<p>Timeline of every copy, earliest first</p>")
         html.append(_moments(moments, with_item=True))
+        html.append("<p>Content Credentials (C2PA) of every copy</p>")
+        html.append(
+            _grid(
+                ("item", "content credentials"),
+                [
+                    (sha[:16], credentials_note((by_sha[sha].get("metadata") or {}).get("c2pa")))
+                    for sha in group
+                    if sha in by_sha
+                ],
+            )
+        )
         for p in sel.neardups:
             if p["query"] not in members:
                 continue
@@ -312,6 +366,45 @@ def _timeline(entries: list[dict[str, Any]]) -> str:
         rows,
         cls="log",
     )
+
+
+def _timestamps(tokens: list[dict[str, Any]]) -> str:
+    """Each RFC 3161 token, with its bytes and trust anchor, to check with OpenSSL."""
+    parts = [
+        "<h2>Trusted timestamps (RFC 3161)</h2><p>Each token, from a time-stamping "
+        "authority, proves that the checkpoint it covers, and so every custody entry "
+        "before it, existed at its genTime. Its message imprint is the SHA-256 of the "
+        "checkpoint as canonical JSON. To check one, save the token (base64) and the "
+        "trust anchor, then run <code>base64 -d token.b64 &gt; token.tsr; openssl ts "
+        "-verify -digest IMPRINT -in token.tsr -CAfile anchor.pem</code>.</p>"
+    ]
+    if not tokens:
+        return parts[0] + "<p>none</p>"
+    anchors: dict[str, bytes] = {}
+    for token in tokens:
+        d = token["details"]
+        anchor = d.get("trust_anchor") or {}
+        anchors[str(anchor.get("sha256"))] = token["anchor_pem"]
+        rows = [
+            ("Checkpoint", f"size {d.get('size')}, root {d.get('root')}"),
+            ("Authority", d.get("tsa")),
+            ("genTime", d.get("gen_time")),
+            ("Serial", d.get("serial")),
+            ("Policy", d.get("policy")),
+            ("TSA name", d.get("tsa_name")),
+            ("Imprint (SHA-256)", _code(d.get("imprint"))),
+            ("Trust anchor", _code(anchor.get("sha256"))),
+            ("Token file", d.get("file")),
+        ]
+        parts.append(_table(rows, raw={"Imprint (SHA-256)", "Trust anchor"}))
+        b64 = base64.encodebytes(token["der"]).decode("ascii")
+        parts.append(f"<details><summary>token (base64)</summary><pre>{_e(b64)}</pre></details>")
+    parts.append("<h3>Trust anchors</h3>")
+    for sha, pem in anchors.items():
+        parts.append(
+            f"<h4><code>{_e(sha)}</code></h4><pre>{_e(pem.decode('ascii', 'replace'))}</pre>"
+        )
+    return "\n".join(parts)
 
 
 def _thumb(sha: str, uri: str | None) -> str:

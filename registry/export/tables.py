@@ -43,6 +43,11 @@ ITEM_COLUMNS = (
     "model",
     "gps_lat",
     "gps_lon",
+    "c2pa_state",
+    "c2pa_codes",
+    "c2pa_claim_generator",
+    "c2pa_signer",
+    "c2pa_signed_at",
     *FIRST_SEEN_FIELDS[:4],
     "cases",
     "original_names",
@@ -91,6 +96,7 @@ def custody_row(ll: Any) -> dict[str, Any]:
 def item_row(item: dict[str, Any]) -> dict[str, Any]:
     meta = item.get("metadata") or {}
     gps = meta.get("gps") or {}
+    c2pa = meta.get("c2pa") or {}
     first = item.get("first_seen") or {}
     sightings = item.get("sightings") or []
     return {
@@ -100,6 +106,11 @@ def item_row(item: dict[str, Any]) -> dict[str, Any]:
         "model": meta.get("model"),
         "gps_lat": gps.get("lat") if isinstance(gps, dict) else None,
         "gps_lon": gps.get("lon") if isinstance(gps, dict) else None,
+        "c2pa_state": c2pa.get("state"),
+        "c2pa_codes": "; ".join(c2pa.get("codes") or []),
+        "c2pa_claim_generator": c2pa.get("claim_generator"),
+        "c2pa_signer": (c2pa.get("signer") or {}).get("issuer"),
+        "c2pa_signed_at": c2pa.get("signed_at"),
         **{k: first.get(k) for k in FIRST_SEEN_FIELDS[:4]},
         "cases": "; ".join(item.get("cases") or []),
         "original_names": "; ".join(

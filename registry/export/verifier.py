@@ -13,11 +13,11 @@ installing or trusting the tool that made it:
 For a bag it checks: the BagIt structure and Payload-Oxum; every payload file against
 the SHA-256 and SHA-512 manifests (and that no file is unlisted); the tag manifests;
 that each original's bytes hash to its item id and match the sizes and digests logged
-when it was stored; that every custody entry carries a signature, and that the
-signature is valid (Ed25519, RFC 8032, implemented below); that consecutive entries are
-hash-chained; that every entry is included in the signed checkpoint by its Merkle
-inclusion proof (RFC 6962 / RFC 9162); and the checkpoint's own signature. With
-``--root`` it also checks that the checkpoint is the one whose root you were given.
+when it was stored; that every custody entry is signed (Ed25519, RFC 8032, implemented
+below) and hash-chained to the one before; that every entry is in the signed
+checkpoint by its Merkle inclusion proof (RFC 6962 / RFC 9162); the checkpoint's own
+signature; with ``--root``, that the checkpoint is the one whose root you were given;
+and each RFC 3161 timestamp's imprint (``verify_timestamps.py``, next to this file).
 
 Exit code 0 when every check passes, 1 otherwise; each check prints one line.
 """
@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import importlib.util
 import json
 import os
 import sys
@@ -200,15 +201,11 @@ def checkpoint_body(cp):
 
 class Report:
     def __init__(self):
-        self.failures = 0
-        self.passes = 0
+        self.failures = self.passes = 0
 
     def check(self, ok, text):
         print(("ok    " if ok else "FAIL  ") + text)
-        if ok:
-            self.passes += 1
-        else:
-            self.failures += 1
+        self.passes, self.failures = self.passes + bool(ok), self.failures + (not ok)
         return ok
 
     def check_none(self, found, text, label, shown=None):
@@ -217,28 +214,27 @@ class Report:
         return self.check(not found, text + (f"; {label} {shown}" if found else ""))
 
 
-def _signature_ok(entry, keys):
-    raw = keys.get(entry.get("key"))
-    if raw is None or not isinstance(entry.get("sig"), str):
-        return False
-    message = canonical({k: v for k, v in entry.items() if k != "sig"})
+def _sig_ok(keys, kid, message, sig):
+    """True when ``sig`` (base64) is key ``kid``'s Ed25519 signature of ``message``."""
     try:
-        signature = base64.b64decode(entry["sig"], validate=True)
-    except ValueError:
+        signature = base64.b64decode(sig, validate=True)
+    except (ValueError, TypeError):  # not base64, or not text at all
         return False
-    return ed25519_verify(raw, message, signature)
+    return kid in keys and ed25519_verify(keys[kid], message, signature)
+
+
+def _signature_ok(entry, keys):
+    message = canonical({k: v for k, v in entry.items() if k != "sig"})
+    return _sig_ok(keys, entry.get("key"), message, entry.get("sig"))
+
+
+def _signed(cp, keys):
+    return _sig_ok(keys, cp.get("key"), canonical(checkpoint_body(cp)), cp.get("sig", ""))
 
 
 def _checkpoint_ok(rep, cp, keys, root):
-    raw = keys.get(cp.get("key"))
-    sig_ok = False
-    if raw is not None:
-        try:
-            sig = base64.b64decode(cp.get("sig", ""), validate=True)
-            sig_ok = ed25519_verify(raw, canonical(checkpoint_body(cp)), sig)
-        except ValueError:
-            sig_ok = False
-    rep.check(sig_ok, f"checkpoint of size {cp.get('size')} is signed by key {cp.get('key')}")
+    size, key = cp.get("size"), cp.get("key")
+    rep.check(_signed(cp, keys), f"checkpoint of size {size} is signed by key {key}")
     if root:
         rep.check(cp.get("root") == root.lower(), "checkpoint root is the one you were given")
 
@@ -429,7 +425,18 @@ def verify_bag(bag, root=None):
     _check_chain(rep, entries, lines)
     _check_inclusion(rep, entries, lines, proofs, cp)
     _check_originals(rep, bag, _load_json(os.path.join(data, "index.json")), entries)
+    _check_timestamps(rep, bag, cp, keys)
     return rep
+
+
+def _check_timestamps(rep, bag, cp, keys):
+    """The RFC 3161 tokens, by ``verify_timestamps.py`` (next to this script)."""
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "verify_timestamps.py")
+    if rep.check(os.path.isfile(here), "verify_timestamps.py is next to this script"):
+        spec = importlib.util.spec_from_file_location("verify_timestamps", here)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.check_timestamps(rep, bag, cp, lambda c: _signed(c, keys), consistent)
 
 
 def verify_proof(path, root=None):
@@ -458,14 +465,10 @@ def verify_consistency(path, root=None):
     old, new = bundle["old"], bundle["new"]
     _checkpoint_ok(rep, old, keys, root)
     _checkpoint_ok(rep, new, keys, None)
+    path_ = [bytes.fromhex(p) for p in bundle["consistency_path"]]
+    roots = bytes.fromhex(old["root"]), bytes.fromhex(new["root"])
     rep.check(
-        consistent(
-            old["size"],
-            new["size"],
-            bytes.fromhex(old["root"]),
-            bytes.fromhex(new["root"]),
-            [bytes.fromhex(p) for p in bundle["consistency_path"]],
-        ),
+        consistent(old["size"], new["size"], *roots, path_),
         f"the log of {new['size']} entries only grew from the one of {old['size']}",
     )
     return rep
@@ -488,8 +491,7 @@ def main(argv=None):
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"FAIL  cannot read the package: {type(exc).__name__}: {exc}")
         return 1
-    verdict = "VERIFIED" if not rep.failures else "UNVERIFIED"
-    print(f"{verdict}: {rep.passes} passed, {rep.failures} failed")
+    print(f"{'UN' if rep.failures else ''}VERIFIED: {rep.passes} passed, {rep.failures} failed")
     return 0 if not rep.failures else 1
 
 

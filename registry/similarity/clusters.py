@@ -1,12 +1,15 @@
 """Clusters of near-duplicates, with the earliest sighting of any copy and what differs
 between the copies.
 
-Items linked by ``near_duplicates`` (in either direction) form one cluster. For each,
+Items linked by ``near_duplicates`` (in either direction) form one cluster; a pair a
+person rejected (``decision: "rejected"``) links nothing. For each,
 investigators need: when the picture was first seen at all (the earliest observation,
 the earliest claimed posting and the earliest capture time over every copy, each with
 the copy it comes from), and how the copies differ: which kept EXIF and GPS, whether
 their capture times disagree, their sizes and encodings, and which copy carries the most
-metadata (often the one closest to the original).
+metadata (often the one closest to the original), and what each copy's Content
+Credentials (C2PA) say: a copy whose manifest still validates is pointed out, and so is
+one whose manifest no longer matches its content, and the copies that lost theirs.
 """
 
 from __future__ import annotations
@@ -66,7 +69,8 @@ def copy_summary(doc: dict[str, Any]) -> dict[str, Any]:
     metadata = doc.get("metadata") or {}
     exif = doc.get("exif") or {}
     sightings = doc.get("sightings") or []
-    filled = [k for k, v in metadata.items() if v not in (None, "", {}, [])]
+    # The metadata a copy kept (its Content Credentials are summed up apart).
+    filled = [k for k, v in metadata.items() if v not in (None, "", {}, []) and k != "c2pa"]
     return {
         "sha256": doc["sha256"],
         "name": sightings[0].get("original_name") if sightings else None,
@@ -84,7 +88,43 @@ def copy_summary(doc: dict[str, Any]) -> dict[str, Any]:
         "software": metadata.get("software"),
         "metadata_fields": len(filled),
         "first_observed_at": (doc.get("first_seen") or {}).get("observed_at"),
+        "c2pa": _credentials(metadata.get("c2pa")),
     }
+
+
+def _credentials(c2pa: Any) -> dict[str, Any] | None:
+    """What a cluster needs of a copy's Content Credentials (None: never read)."""
+    if not isinstance(c2pa, dict):
+        return None
+    signer = c2pa.get("signer") or {}
+    return {
+        "state": c2pa.get("state"),
+        "altered": bool(c2pa.get("altered")),
+        "trusted": bool(c2pa.get("trusted")),
+        "codes": list(c2pa.get("codes") or []),
+        "signer": signer.get("issuer"),
+        "claim_generator": c2pa.get("claim_generator"),
+        "signed_at": c2pa.get("signed_at"),
+    }
+
+
+def credentials_of(summaries: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Which copies of a cluster carry valid Content Credentials, which carry a
+    manifest that no longer matches their content (``altered``) or is otherwise
+    invalid, which point to a remote one, and which have none while another copy has
+    (``lost_by``: credentials stripped on the way)."""
+    states = {c["sha256"]: c.get("c2pa") for c in summaries}
+    out: dict[str, list[str]] = {
+        "valid": [s for s, c in states.items() if c and c["state"] == "valid"],
+        "altered": [s for s, c in states.items() if c and c["state"] == "invalid" and c["altered"]],
+        "invalid": [
+            s for s, c in states.items() if c and c["state"] == "invalid" and not c["altered"]
+        ],
+        "remote": [s for s, c in states.items() if c and c["state"] == "remote"],
+    }
+    carried = any(out.values())
+    out["lost_by"] = [s for s, c in states.items() if carried and c and c["state"] == "absent"]
+    return out
 
 
 def clusters(docs: Iterable[dict[str, Any]], *, case: str | None = None) -> list[dict[str, Any]]:
@@ -98,7 +138,7 @@ def clusters(docs: Iterable[dict[str, Any]], *, case: str | None = None) -> list
     union = _Union()
     links: dict[tuple[str, str], dict[str, Any]] = {}
     for doc in docs:
-        pairs = doc.get("near_duplicates") or []
+        pairs = [p for p in doc.get("near_duplicates") or [] if p.get("decision") != "rejected"]
         if not pairs:
             continue
         by_sha[doc["sha256"]] = doc
@@ -182,6 +222,7 @@ def _cluster(
             "dimensions": sorted({f"{c['width']}×{c['height']}" for c in summaries if c["width"]}),
             "formats": sorted({c["format"] for c in summaries if c["format"]}),
         },
+        "credentials": credentials_of(summaries),
         "copies": summaries,
         "links": cluster_links,
     }

@@ -4,7 +4,7 @@ written through ``storage``)."""
 
 from registry.store.catalog import Catalog
 from registry.store.catalog import rebuild as rebuild_catalog
-from registry.store.runs import RunStaging
+from registry.store.runs import RunStaging, dead_runs, release_run
 from registry.store.storage import AtomicJSONStorage
 from registry.store.vault import Vault, copy_verified
 
@@ -14,5 +14,7 @@ __all__ = [
     "RunStaging",
     "Vault",
     "copy_verified",
+    "dead_runs",
     "rebuild_catalog",
+    "release_run",
 ]

@@ -103,6 +103,8 @@ class Catalog:
             with open(self.index_path, "rb") as fh:
                 index = json.loads(fh.read())
         self._meta: dict[str, Any] = dict(index.get("meta") or {})
+        # Views folded beside the items (``view``): small, plain JSON, kept in the index.
+        self._views: dict[str, dict[str, Any]] = dict(index.get("views") or {})
         # sha256 -> [shard number, [cases]]
         self._where: dict[str, list[Any]] = {k: list(v) for k, v in index.get("items", {}).items()}
         self._counts: dict[int, int] = {}
@@ -194,6 +196,26 @@ class Catalog:
             for sha in self._unsorted:
                 bisect.insort(self._sorted, sha)
             self._unsorted.clear()
+
+    def cases_of(self, sha256: str) -> list[str]:
+        """The cases ``sha256`` was sighted in (from the index: no shard is read)."""
+        where = self._where.get(sha256)
+        return list(where[1]) if where is not None else []
+
+    def cases(self) -> list[str]:
+        """Every case some item was sighted in, sorted."""
+        return sorted(c for c, shas in self._cases.items() if shas)
+
+    def view(self, name: str) -> dict[str, Any]:
+        """The named view folded beside the items (e.g. ``accounts``, see
+        ``registry.custody.views``): plain JSON, written with the index. Folds change it
+        in place; everyone else only reads it."""
+        return self._views.setdefault(name, {})
+
+    @property
+    def views(self) -> dict[str, dict[str, Any]]:
+        """Every view, by name (for ``verify``: compared with the log's fold)."""
+        return {k: v for k, v in self._views.items() if v}
 
     def shas(self, case: str | None = None) -> list[str]:
         """Item ids, sorted; only those sighted in ``case`` when given."""
@@ -301,7 +323,7 @@ class Catalog:
         os.makedirs(self.path, exist_ok=True)
         for shard in self._shards.values():
             shard.flush()
-        index = {"format": 1, "meta": self._meta, "items": self._where}
+        index = {"format": 1, "meta": self._meta, "items": self._where, "views": self._views}
         atomic_write(self.index_path, json.dumps(index, separators=(",", ":")).encode("utf-8"))
         self._dirty = False
 
