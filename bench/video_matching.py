@@ -13,10 +13,14 @@ originals with ``ingest.video.frames``, aligns every query against every origina
 - the error of the found time offsets (|found - true| of ``match - query`` time);
 - false matches: segments found between videos that share nothing.
 
-Also frames exported as JPEG photos are looked up in the originals (``still_in_video``).
+Also frames exported as JPEG photos, and phone screenshots of frames (status bars, app
+chrome, captions: ``bench/video_stills.py``), are looked up among the originals, and
+videos that show a photo (with borders; a screen recording) among photos, all through
+``video_matches`` as the registry calls it, stills checked on the videos' pixels.
 
     python bench/video_matching.py            # ~3 queries per edit type
     python bench/video_matching.py --quick    # 1 query per edit type
+    python bench/video_matching.py --stills-only --quick   # the photo rows only
 """
 
 from __future__ import annotations
