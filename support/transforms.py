@@ -5,6 +5,8 @@ re-posted picture. ``TRANSFORMS`` lists every (family, name, function) the bench
 runs; tests pick from it too, so both exercise the very same edits.
 
 Definitions (the benchmark table uses these names):
+    rotate ±d°   turned d degrees either way (a phone held askew); black corners, or
+                 "corners cropped": the largest centred rectangle of the same shape
     crop p %     keep (1 - p) of the width and of the height, at a random position
     pad p %      add borders totalling p of the width and of the height (solid colour)
     letterbox    bars on two sides to reach a 16:9 (or 9:16) frame, p of the height
@@ -58,6 +60,28 @@ def rotate(degrees: float) -> Transform:
         if degrees % 90 == 0:
             return img.rotate(degrees, expand=True)
         return img.rotate(degrees, resample=Image.Resampling.BICUBIC, expand=False)
+
+    return apply
+
+
+def straighten(degrees: float, *, cropped: bool) -> Transform:
+    """A phone held askew and straightened: turned by ``degrees`` one way or the other
+    (the sign drawn at random), keeping the frame size with black corners, or with the
+    corners cropped away (the largest centred rectangle of the same shape that holds no
+    corner, as a gallery app's straighten tool crops)."""
+
+    def apply(img: Image.Image, rng: np.random.Generator) -> Image.Image:
+        angle = degrees if rng.random() < 0.5 else -degrees
+        turned = img.rotate(angle, resample=Image.Resampling.BICUBIC, expand=False)
+        if not cropped:
+            return turned
+        w, h = img.size
+        a = np.radians(abs(angle))
+        c, s = float(np.cos(a)), float(np.sin(a))
+        scale = min(w / (w * c + h * s), h / (w * s + h * c))
+        cw, ch = int(w * scale) - 2, int(h * scale) - 2  # a pixel in from the edge blend
+        x0, y0 = (w - cw) // 2, (h - ch) // 2
+        return turned.crop((x0, y0, x0 + cw, y0 + ch))
 
     return apply
 
@@ -268,6 +292,18 @@ TRANSFORMS: list[Named] = [
         "combination",
         "rotate 90 + crop 15 % + gamma 0.7",
         chain(rotate(90), crop(0.15), gamma(0.7)),
+    ),
+    # Added later (issue 18), at the end so that every earlier row keeps its seeds.
+    Named("rotate", "rotate ±3°", straighten(3, cropped=False)),
+    Named("rotate", "rotate ±5°", straighten(5, cropped=False)),
+    Named("rotate", "rotate ±8°", straighten(8, cropped=False)),
+    Named("rotate", "rotate ±3°, corners cropped", straighten(3, cropped=True)),
+    Named("rotate", "rotate ±5°, corners cropped", straighten(5, cropped=True)),
+    Named("rotate", "rotate ±8°, corners cropped", straighten(8, cropped=True)),
+    Named(
+        "combination",
+        "mirror + crop 20 % + q40",
+        chain(mirror, crop(0.20), jpeg(40)),
     ),
 ]
 

@@ -6,8 +6,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ingest.photo.regions import FULL, band_box, border_box, content_box, content_boxes, crop_box
+from ingest.photo.image import decode_image
+from ingest.photo.regions import (
+    FULL,
+    band_box,
+    border_box,
+    chrome_box,
+    content_box,
+    content_boxes,
+    crop_box,
+)
 from support.media import scene
+from support.screens import STYLES, Style, as_jpeg, phone_screenshot
 from support.transforms import by_name
 
 
@@ -52,3 +62,40 @@ def test_letterbox_bars_are_trimmed() -> None:
     x0, y0, x1, y1 = box
     assert (x0, x1) == (0.0, 1.0)
     assert (y1 - y0) * boxed.height == pytest.approx(360, abs=4)
+
+
+# --- screenshots of a picture with status bars, app chrome and captions ---------------------
+
+
+@pytest.mark.parametrize(("label", "style"), STYLES, ids=[label for label, _ in STYLES])
+def test_the_picture_is_found_inside_every_phone_style(label: str, style: Style) -> None:
+    picture = scene(21, 640, 360)
+    shot = decode_image(as_jpeg(phone_screenshot(picture, style), style.quality)).picture
+    inner = [crop_box(shot, box) for _, box in content_boxes(shot)]
+    # One of the boxes is the picture: its shape, nearly all of it.
+    assert any(abs(i.width / i.height - 640 / 360) < 0.06 for i in inner), label
+
+
+@pytest.mark.parametrize("height", [20, 48, 100])
+@pytest.mark.parametrize("colour", [(255, 255, 255), (0, 0, 0), (40, 90, 200)])
+def test_a_status_bar_above_the_picture_is_peeled_off(height: int, colour: tuple) -> None:
+    picture = scene(22, 640, 360)
+    shot = phone_screenshot(picture, Style("landscape", (height, colour)))
+    shot = decode_image(as_jpeg(shot, 40)).picture  # heavy recompression, as re-posted
+    box = chrome_box(shot)
+    assert box is not None
+    x0, y0, x1, y1 = box
+    bar = height * 1280 / 720 / (360 * 1280 / 640 + height * 1280 / 720)
+    assert (x0, x1) == (0.0, 1.0)
+    assert y0 == pytest.approx(bar, abs=0.02) and y1 == pytest.approx(1.0, abs=0.01)
+
+
+def test_flat_areas_of_a_photo_are_not_chrome() -> None:
+    # A wall or the sky at the top of a photo is flat too, but not drawn flat: noise and
+    # gradients spread its pixels around the row's colour.
+    rng = np.random.default_rng(3)
+    photo = np.asarray(scene(23, 640, 480)).copy()
+    wall = 150 + np.linspace(0, 12, 640)[None, :, None] + rng.normal(0, 2.5, (160, 640, 3))
+    photo[:160] = wall.clip(0, 255).astype(np.uint8)
+    picture = decode_image(as_jpeg(Image.fromarray(photo), 60)).picture
+    assert chrome_box(picture) is None

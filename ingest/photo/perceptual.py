@@ -43,7 +43,7 @@ Hash = dict[str, Any]
 HASH_VERSIONS: dict[str, tuple[str, int]] = {
     "pdq": ("pdq", 1),
     "phash": ("phash", 1),
-    "pdq_content": ("pdq", 1),
+    "pdq_content": ("pdq", 2),  # 2: flat chrome at the edges (status bars, app headers)
     "orb": ("orb", 1),
 }
 

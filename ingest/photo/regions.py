@@ -11,6 +11,12 @@ them back together. Two finders, because no single rule fits both:
   the background. It skips a status bar's sparse text and a caption, so it finds the
   photo in a screenshot; it can cut into a photo with large areas of background colour,
   which is why both boxes are hashed when they differ.
+- ``chrome_box`` peels flat lines off each edge on its own: a status bar, an app's
+  header, a caption strip, each of its own colour and height (a screenshot of a video
+  player: the frame across the full width, bars above and below it of other colours than
+  each other). Neither finder above sees those: the edges share no background colour.
+  A line is flat when most of its pixels have the line's colour (sparse text and icons
+  allowed); a few busier lines (a caption's text) are bridged when flat lines follow.
 
 Boxes are ``(x0, y0, x1, y1)`` fractions of the picture's width and height.
 """
@@ -48,6 +54,20 @@ BAND_FRAME = 0.6
 MIN_TRIM = 0.97
 #: Boxes smaller than this fraction of either side are noise, not the photo.
 MIN_SIDE = 0.15
+#: Chrome: a pixel has its line's colour when every channel is within this of the line's
+#: median. App chrome is drawn flat: its pixels are that colour or far from it (text,
+#: icons), where a flat area of a photo (a wall, the sky) spreads a little around it.
+CHROME_EXACT = 3
+#: Chrome: share of a line's pixels that must have its colour (text and icons allowed).
+CHROME_LINE_SHARE = 0.6
+#: Chrome: a line is not chrome when more than this share of its pixels lie a little off
+#: its colour (within ``CHROME_NEAR`` but not ``CHROME_EXACT``): the noise of a picture.
+CHROME_SPREAD = 0.15
+CHROME_NEAR = 12
+#: Chrome: busier lines bridged inside a bar (a caption's text), as a share of the side.
+CHROME_BRIDGE = 0.06
+#: Chrome: at most this share of a side is peeled off one edge.
+CHROME_MAX_SHARE = 0.8
 
 
 def _small(picture: Image.Image) -> np.ndarray:
@@ -126,6 +146,72 @@ def _band(differs: np.ndarray) -> Box | None:
     return _as_box(x0, y0, x1, y1, width, height)
 
 
+def chrome_box(picture: Image.Image) -> Box | None:
+    """The picture inside flat bars of any colours at its edges (a screenshot's status
+    bar, app header and caption strips), or None."""
+    return _chrome(_small(picture))
+
+
+def _flat_lines(arr: np.ndarray) -> np.ndarray:
+    """Per row of ``arr`` (H×W×3), whether it is drawn flat: most of its pixels have
+    exactly the row's colour, and few are merely close to it."""
+    colour = np.median(arr, axis=1, keepdims=True)
+    deviation = np.abs(arr - colour).max(axis=2)
+    exact = (deviation <= CHROME_EXACT).mean(axis=1)
+    near = (deviation <= CHROME_NEAR).mean(axis=1)
+    return (exact >= CHROME_LINE_SHARE) & (near - exact <= CHROME_SPREAD)
+
+
+def _peel(flat: np.ndarray) -> int:
+    """How many leading lines are chrome: flat lines, and runs of at most
+    ``CHROME_BRIDGE`` busier lines that more flat lines follow."""
+    limit = int(len(flat) * CHROME_MAX_SHARE)
+    bridge = max(1, round(len(flat) * CHROME_BRIDGE))
+    end = i = 0
+    while i < limit:
+        if flat[i]:
+            i += 1
+            end = i
+            continue
+        busy = i
+        while busy < len(flat) and not flat[busy] and busy - i <= bridge:
+            busy += 1
+        if busy - i > bridge or busy >= limit or not flat[busy]:
+            break
+        i = busy
+    return end
+
+
+def _chrome(arr: np.ndarray) -> Box | None:
+    boxes = _chromes(arr)
+    return boxes[0] if boxes else None
+
+
+def _chromes(arr: np.ndarray) -> list[Box]:
+    """The inside of the chrome, and, when lines were peeled off both the top and the
+    bottom, the inside of the top's alone: a drawn picture (a cartoon's road, a chart's
+    axis) can end in flat lines of its own, and a status bar above is the common case."""
+    height, width = arr.shape[:2]
+    rows = _flat_lines(arr)
+    top = _peel(rows)
+    bottom = _peel(rows[::-1])
+    out: list[Box] = []
+    for b in (bottom, 0) if top and bottom else (bottom,):
+        if top + b >= height:
+            continue
+        cols = _flat_lines(arr[top : height - b].transpose(1, 0, 2))
+        left, right = _peel(cols), _peel(cols[::-1])
+        if not (top or b or left or right) or left + right >= width:
+            continue
+        # The line where a bar meets the picture blends both after downscaling: drop it.
+        y0, y1 = top + (top > 0), height - b - (b > 0)
+        x0, x1 = left + (left > 0), width - right - (right > 0)
+        box = _as_box(x0, y0, x1, y1, width, height) if y1 - y0 >= 2 and x1 - x0 >= 2 else None
+        if box is not None:
+            out.append(box)
+    return out
+
+
 def _framed(content: np.ndarray, start: int, end: int) -> bool:
     """True when the lines outside ``start:end`` are mostly background, as around a
     photo in a screenshot (a photo's own uniform areas are not)."""
@@ -135,7 +221,7 @@ def _framed(content: np.ndarray, start: int, end: int) -> bool:
 
 def content_boxes(picture: Image.Image) -> list[tuple[str, Box]]:
     """The distinct content boxes worth hashing on their own, as ``(kind, box)`` with
-    kind ``"border"`` or ``"band"`` (often none).
+    kind ``"border"``, ``"band"`` or ``"chrome"`` (often none).
 
     Raises:
         PictureTooSmall: Under ``MIN_SIDE`` pixels on a side: no room for a frame.
@@ -144,9 +230,11 @@ def content_boxes(picture: Image.Image) -> list[tuple[str, Box]]:
         size = f"{picture.width}x{picture.height} px"
         raise PictureTooSmall(f"{size}; content boxes need {MIN_PICTURE_SIDE} px a side")
     boxes: list[tuple[str, Box]] = []
-    differs = _differs(_small(picture))  # one analysis serves both finders
-    for kind, finder in (("border", _border), ("band", _band)):
-        box = finder(differs)
+    small = _small(picture)
+    differs = _differs(small)  # one analysis serves the first two finders
+    found = [("border", _border(differs)), ("band", _band(differs))]
+    found += [("chrome", box) for box in _chromes(small)]
+    for kind, box in found:
         if box is not None and all(_differ(box, other) for _, other in boxes):
             boxes.append((kind, box))
     return boxes

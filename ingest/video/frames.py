@@ -7,7 +7,10 @@ matching (``registry.similarity.align``) works on:
    ``interval_s`` seconds, the first frame after each cut, and during fast motion every
    frame that changed enough since the last one kept, as small upright greyscale pictures.
 2. ``ingest.letterbox`` finds letterbox/pillarbox bars across those pictures; they are cut
-   off, so a re-post in a larger canvas hashes like the original.
+   off, so a re-post in a larger canvas hashes like the original. A video that shows a
+   framed picture (a photo with borders, a screen recording: ``ingest.video.content``)
+   also gets, per frame, the hash of the picture inside its content box (``"region"``
+   and ``"box"`` as a photo's content hashes have them).
 3. Each picture is reduced to 64x64 and hashed with PDQ and its 8 dihedral variants.
    Blank frames (black, constant colour, faded out) are dropped; frames of PDQ quality
    < 50 are kept but flagged by their quality, so that matching never starts from them
@@ -28,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from ingest.errors import EvidenceError, FrameDecodeErrors, LowFrameRate
 from ingest.lazy import lazy_import
 from ingest.photo import bits_to_hex, thumb_hex
+from ingest.video.content import frame_boxes, framed
 from ingest.video.letterbox import Crop, find_crop
 from ingest.video.sampling import FrameOptions, SampledFrame, Sampling, sample_frames
 
@@ -55,7 +59,9 @@ __all__ = [
 
 #: Version of the frame-hashing method (sampling, crop, filters); bump when hashes change.
 #: 2: each frame's hash carries its 16x16 thumbnail (finer timing; v1 records lack it).
-METHOD_VERSION = 2
+#: 3: a video whose frames show a framed picture (``ingest.video.content``) also gets the
+#: hash of the picture inside each frame's content box.
+METHOD_VERSION = 3
 
 
 @dataclass
@@ -64,7 +70,8 @@ class FrameHashes:
 
     Attributes:
         hashes: PDQ hashes of the usable frames, each ``{"alg", "v", "hex", "quality",
-            "dihedral", "thumb", "t"}`` in time order.
+            "dihedral", "thumb", "t"}`` in time order; a frame's content box, when the
+            video has them, follows its frame with ``"region"`` and ``"box"`` too.
         summary: Kept in the record's ``metadata["frame_hashes"]``.
         problems: Named errors for limits that were hit (recorded as warnings).
     """
@@ -107,22 +114,29 @@ def hash_sampling(sampling: Sampling, options: FrameOptions | None = None) -> Fr
     opts = options or FrameOptions()
     pictures = [f.gray for f in sampling.frames]
     crop = find_crop(pictures) if opts.crop and pictures else Crop()
+    # Content boxes are looked for in the whole frames: letterbox bars of the colour of a
+    # status bar (white above and below) are part of the chrome around the picture.
+    boxed = opts.crop and bool(pictures) and framed(pictures)
     hashes: list[dict[str, Any]] = []
-    blank = low = 0
+    blank = low = boxes = 0
     for frame in sampling.frames:
         picture = crop.apply(frame.gray)
         if picture.size == 0 or float(picture.std()) < opts.min_std:
             # Black, constant colour, the dark end of a fade: its hash would be noise.
             blank += 1
             continue
-        small = _hash_size(picture)
-        value = pdq_frame(small)
-        value["thumb"] = thumb_hex(small)
+        value = _frame_hash(picture, frame.t)
         # Kept, but its quality flags it: matching never starts from such a frame, it only
         # lets a match found on better frames run on through it (empty street, sky).
         low += value["quality"] < opts.min_quality
-        value["t"] = round(frame.t, 3)
         hashes.append(value)
+        for kind, box in frame_boxes(frame.gray) if boxed else ():
+            inner = _inside(frame.gray, box)
+            if inner.size and float(inner.std()) >= opts.min_std:
+                region = _frame_hash(inner, frame.t)
+                region["region"], region["box"] = kind, [round(v, 4) for v in box]
+                hashes.append(region)
+                boxes += 1
     height, width = pictures[0].shape[:2] if pictures else (1, 1)
     summary = {
         "method": "pdq-frames",
@@ -132,7 +146,8 @@ def hash_sampling(sampling: Sampling, options: FrameOptions | None = None) -> Fr
         "sampled": len(sampling.frames),
         "scene_cuts": sum(f.scene for f in sampling.frames),
         "motion": sum(f.motion for f in sampling.frames),
-        "hashed": len(hashes),
+        "hashed": len(hashes) - boxes,
+        "content_boxes": boxes,
         "blank": blank,
         "low_quality": low,
         "crop": crop.shares(width, height),
@@ -146,6 +161,20 @@ def hash_sampling(sampling: Sampling, options: FrameOptions | None = None) -> Fr
     if not sampling.complete or sampling.keyframes_only_from_s is not None:
         problems.append(LowFrameRate(_limit_note(sampling)))
     return FrameHashes(hashes=hashes, summary=summary, problems=problems)
+
+
+def _frame_hash(picture: np.ndarray, t: float) -> dict[str, Any]:
+    small = _hash_size(picture)
+    value = pdq_frame(small)
+    value["thumb"] = thumb_hex(small)
+    value["t"] = round(t, 3)
+    return value
+
+
+def _inside(gray: np.ndarray, box: Any) -> np.ndarray:
+    height, width = gray.shape[:2]
+    x0, y0, x1, y1 = box
+    return gray[round(y0 * height) : round(y1 * height), round(x0 * width) : round(x1 * width)]
 
 
 def _hash_size(gray: np.ndarray) -> np.ndarray:

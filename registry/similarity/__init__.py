@@ -1,7 +1,8 @@
 """Finding the same footage again: the hash index (``index``), photo matching with
 verification on pixels (``photo``, ``verification``), videos by their frames (``frames``,
-``align``, ``refine``, ``stills``, ``video``), clusters of copies (``clusters``), and the
-registry's use of them all (``near``). Thresholds are in ``config``.
+``align``, ``refine``, ``stills``, ``still_check``, ``video``), clusters of copies
+(``clusters``), and the registry's use of them all (``near``). Thresholds are in
+``config``.
 
 Rule: nothing here imports the store, the custody log, ``registry.core`` or the CLI;
 the registry hands in what these need (items, where pictures are, thresholds).
@@ -13,6 +14,7 @@ from registry.similarity.config import MatchConfig
 from registry.similarity.index import INDEX_FILE, NearDupIndex
 from registry.similarity.near import NearDuplicates, read_picture, trim_sides
 from registry.similarity.photo import Match, Query, find_matches
+from registry.similarity.still_check import StillCheck
 from registry.similarity.stills import StillMatch, still_in_video
 from registry.similarity.verification import Side, alignment, verify
 from registry.similarity.video import video_matches
@@ -26,6 +28,7 @@ __all__ = [
     "NearDuplicates",
     "Query",
     "Side",
+    "StillCheck",
     "StillMatch",
     "VideoMatch",
     "Window",

@@ -34,6 +34,20 @@ class MatchConfig:
     min_containment: float = 0.85
     #: Fewer textured blocks than this cannot be verified (hash-only fallback).
     min_blocks: int = 12
+    #: A photo is a still of a video by PDQ alone within this distance of a frame (when it
+    #: cannot be checked on pixels, or the check is inconclusive); a still checked on
+    #: pixels may be up to ``candidate_distance`` away (a frame between sampled ones).
+    still_distance: int = 40
+    #: A still found in a video is checked on the video's frames this many seconds either
+    #: side of the matched time (the frame hashes are ~0.5 s apart)...
+    still_window_s: float = 0.6
+    #: ... verifying at most this many of them, best-fitting thumbnails first...
+    still_frames: int = 3
+    #: ... one of which must score this much. Higher than ``min_score``: another
+    #: recording of one scene from one spot (a person standing alike at the start of two
+    #: clips) agrees on its background, and scored up to 0.765 in the benchmark, where
+    #: stills of the very frame scored 0.95 and more, screenshots included.
+    still_min_score: float = 0.85
     #: Review (issue 16): a pair nobody decided counts as confirmed by the system at
     #: this score or above (shown as such, never logged as a person's decision) ...
     auto_confirm: float = 0.97

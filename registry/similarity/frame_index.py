@@ -34,7 +34,8 @@ else:
 
 #: Rows appended since the last sort that are searched exhaustively before a re-sort.
 PENDING_LIMIT = 1 << 14
-FRAME = KINDS.index("frame")
+#: Rows of video frames, whole and inside their content boxes.
+FRAMES = (KINDS.index("frame"), KINDS.index("frame_box"))
 
 _cache: weakref.WeakKeyDictionary[NearDupIndex, FrameIndex] = weakref.WeakKeyDictionary()
 
@@ -76,7 +77,7 @@ class FrameIndex:
         if n == self.synced:
             return
         new = np.arange(self.synced, n)
-        frame = self.index.pdq_kind[self.synced :] == FRAME
+        frame = np.isin(self.index.pdq_kind[self.synced :], FRAMES)
         self.pending = np.concatenate([self.pending, new[frame]])
         self.others = np.concatenate([self.others, new[~frame]])
         self._group(new[frame])

@@ -83,6 +83,7 @@ def frame_sequence(
     duration_s: float | None = None,
     *,
     variants: bool = True,
+    boxes: bool = False,
 ) -> FrameSeq:
     """Normalise frame hashes into a ``FrameSeq`` sorted by time.
 
@@ -93,6 +94,8 @@ def frame_sequence(
         duration_s: The video's duration, for the shares.
         variants: Parse the dihedral variants too (a candidate that is aligned with a
             query, or searched for a still, is only ever used as it is).
+        boxes: Take the hashes of the frames' content boxes (records with ``"region"``,
+            ``ingest.video.content``) instead of the whole frames'.
 
     Raises:
         ValueError: A hash is not 64 hex digits, or a thumbnail not 512.
@@ -103,6 +106,8 @@ def frame_sequence(
     for item in frames:
         if isinstance(item, Mapping):
             if item.get("alg", "pdq") != "pdq" or item.get("t") is None:
+                continue
+            if bool(item.get("region")) != boxes:
                 continue
             row = (item["t"], item["hex"], item.get("quality"), item.get("dihedral"))
             rows.append((*row, item.get("thumb")))

@@ -50,7 +50,9 @@ CACHE_VERSION = 4
 #: The cache's manifest, relative to the registry root (its arrays sit in a folder
 #: next to it, ``neardup.json.<token>/``).
 INDEX_FILE = os.path.join("index", "neardup.json")
-KINDS = ("whole", "border", "band", "frame")
+#: What a PDQ row hashes: a photo whole or inside a content box
+#: (``ingest.photo.regions``), a video frame, or a video frame's content box.
+KINDS = ("whole", "border", "band", "frame", "chrome", "frame_box")
 #: Video frames below this PDQ quality are not indexed.
 FRAME_MIN_QUALITY = 50
 #: Up to this many PDQ rows the search is an exhaustive scan only (a few ms).
@@ -159,10 +161,14 @@ class NearDupIndex:
                     t = h.get("t")
                     if t is not None and int(h.get("quality") or 0) < FRAME_MIN_QUALITY:
                         continue  # black, flat or faded frames must never start a match
-                    pdq_rows.append(parse_hex(h["hex"])[0])
-                    kinds.append(
-                        KINDS.index("frame" if t is not None else h.get("region", "whole"))
-                    )
+                    region = h.get("region")
+                    if t is not None:
+                        kind = KINDS.index("frame_box" if region else "frame")
+                    else:
+                        kind = KINDS.index(region or "whole")
+                    code = parse_hex(h["hex"])[0]
+                    pdq_rows.append(code)
+                    kinds.append(kind)
                     times.append(np.nan if t is None else float(t))
                     quality.append(int(h.get("quality") or 0))
                 elif h.get("alg") == "orb" and h.get("hex"):

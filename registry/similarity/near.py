@@ -32,6 +32,7 @@ from registry.errors import StepFailed
 from registry.similarity.config import MatchConfig
 from registry.similarity.index import INDEX_FILE, NearDupIndex
 from registry.similarity.photo import Match, Query, find_matches
+from registry.similarity.still_check import StillCheck, VideoSource
 from registry.similarity.verification import Side
 from registry.similarity.video import video_matches
 from registry.similarity.window import Window
@@ -216,7 +217,10 @@ class NearDuplicates:
                 rec.warn("near_duplicates.verification", PictureTooSmall(why))
             photo = self._photo_matches(query, rec, config, exclude)
         skip = set(exclude)
-        found = [m for m in self._with_video(rec, photo, batch) if m["sha256"] not in skip]
+        check = self._still_check(rec, picture, config, batch)
+        found = [
+            m for m in self._with_video(rec, photo, batch, check, config) if m["sha256"] not in skip
+        ]
         self.trim_cache()
         return found
 
@@ -241,11 +245,34 @@ class NearDuplicates:
             ]
         return sorted(found, key=lambda m: (-float(m["score"]), m["sha256"]))
 
+    def _still_check(
+        self,
+        rec: Extracted,
+        picture: Image.Image | None,
+        config: MatchConfig,
+        batch: dict[str, dict[str, Any]],
+    ) -> StillCheck:
+        """Checks the query's stills on pixels: registered videos' frames are decoded from
+        the vault (or staging), a query video's from its file."""
+        items = self._items()
+
+        def video(sha: str) -> VideoSource | None:
+            doc = batch.get(sha) or items.get(sha) or {}
+            rotation = (doc.get("metadata") or {}).get("rotation")
+            return self._staged.get(sha) or self._locate(sha), rotation
+
+        query_video = None
+        if rec.media_type == "video" and rec.path:
+            query_video = (rec.path, (rec.metadata or {}).get("rotation"))
+        return StillCheck(config, self.picture, video, picture, query_video)
+
     def _with_video(
         self,
         rec: Extracted,
         photo_matches: list[dict[str, Any]],
         batch: dict[str, dict[str, Any]],
+        check: StillCheck | None = None,
+        config: MatchConfig | None = None,
     ) -> list[dict[str, Any]]:
         """Photo matches (videos left out: they are matched by their frames) plus the
         matches that involve a video, best first."""
@@ -264,6 +291,8 @@ class NearDuplicates:
             self.index(),
             lookup,
             exclude=[rec.sha256 or ""],
+            check=check,
+            config=config,
         )
         seen = {m["sha256"] for m in kept}
         merged = kept + [m for m in video if m["sha256"] not in seen]
@@ -275,11 +304,13 @@ class NearDuplicates:
         """A stored item's near-duplicates among the others, as ingest finds them (a
         photo by its picture and as a still of videos; a video by its frames)."""
         rec = Extracted(
-            path="",
+            # A stored video's frames are checked against photos from its vault copy.
+            path=self._locate(doc["sha256"]) if doc.get("media_type") == "video" else "",
             sha256=doc["sha256"],
             media_type=doc.get("media_type"),
             hashes=doc.get("hashes") or [],
             duration_s=doc.get("duration_s"),
+            metadata=dict(doc.get("metadata") or {}),
         )
         picture = None
         if rec.media_type == "image":

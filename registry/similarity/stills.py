@@ -50,6 +50,9 @@ class StillMatch:
         distance: Hamming distance to the closest frame.
         score: 1 - distance / 128, in [0, 1].
         transform: The edit that maps the frame onto the photo (``"mirror"``...), or None.
+        verified_score: When the match was checked on the video's pixels
+            (``registry.similarity.still_check``), the verification score of the frame
+            at ``t``; None when it was matched by PDQ alone.
     """
 
     t: float
@@ -61,6 +64,7 @@ class StillMatch:
     tie_start_s: float | None = None
     tie_end_s: float | None = None
     method: str = "pdq-still-frame"
+    verified_score: float | None = None
 
     def segment(self, *, photo_is_query: bool = True) -> dict[str, float | None]:
         """The contract segment: the video side's start and end are the frame's time.
@@ -91,13 +95,16 @@ class StillMatch:
 
     def details(self, *, photo_is_query: bool = True) -> dict[str, Any]:
         """The ``neardup.found`` custody-event fields (without ``match``)."""
-        return {
+        out: dict[str, Any] = {
             "score": round(self.score, 4),
             "distance": self.distance,
             "method": self.method,
             "transform": self.transform,
             "segments": [self.segment(photo_is_query=photo_is_query)],
         }
+        if self.verified_score is not None:
+            out["verified_score"] = round(self.verified_score, 4)
+        return out
 
 
 def still_in_video(

@@ -16,18 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 from ingest import lazy_import
 from registry.similarity.align import align
+from registry.similarity.config import MatchConfig
 from registry.similarity.frame_index import FrameIndex
-from registry.similarity.frames import frame_sequence
+from registry.similarity.frames import FrameSeq, frame_sequence
 from registry.similarity.index import NearDupIndex, parse_hex
-from registry.similarity.stills import matchable_frames, still_in_video
+from registry.similarity.stills import StillMatch, matchable_frames, still_in_video
 
 if TYPE_CHECKING:
     import numpy as np
 else:
     np = lazy_import("numpy")
 
-#: Bits a photo may differ from a stored frame to make a candidate (verified after).
-CANDIDATE_DISTANCE = 40
 #: Looser for a video's frames: temporal alignment is the strict check that follows,
 #: and re-encoded, rescaled frames drift further from their originals than stills do.
 VIDEO_CANDIDATE_DISTANCE = 64
@@ -49,8 +48,70 @@ def photo_pdq(hashes: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
-def frame_hashes(hashes: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [h for h in hashes if h.get("alg") == "pdq" and h.get("t") is not None]
+def photo_pdqs(hashes: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A photo's PDQ records: the whole picture first, then each content box (the photo
+    inside borders, a screenshot's band or its status bar and app chrome), as
+    ``ingest.photo.regions`` found them for photo matching."""
+    records = [h for h in hashes if h.get("alg") == "pdq" and h.get("t") is None and h.get("hex")]
+    return sorted(records, key=lambda h: bool(h.get("region")))
+
+
+#: Checks a still match on pixels: ``(other item, match, photo_is_query, the photo's
+#: content box that matched or None)`` to the match confirmed (perhaps re-timed), or None
+#: when it is another shot (``registry.similarity.still_check.StillCheck``).
+Check = Callable[[str, StillMatch, bool, Any], StillMatch | None]
+
+
+def best_still(
+    records: list[dict[str, Any]],
+    frames: list[FrameSeq],
+    config: MatchConfig,
+    check: Check | None = None,
+    sha256: str = "",
+    photo_is_query: bool = True,
+) -> StillMatch | None:
+    """The best still match of any of a photo's PDQ records (whole picture or content
+    box) among a video's frames (whole, or inside their content boxes): the closest, the
+    whole picture on a tie.
+
+    Without ``check`` a still is matched by PDQ alone, within ``config.still_distance``.
+    With it (``sha256``: the other item) the still is checked on pixels, and may lie up
+    to ``config.candidate_distance`` from the sampled frames when a frame verifies."""
+    reach = config.candidate_distance if check is not None else config.still_distance
+    best: StillMatch | None = None
+    box = None
+    for seq in frames:
+        for record in records:
+            found = still_in_video(record, seq, max_distance=reach)
+            if found and (best is None or found[0].distance < best.distance):
+                best, box = found[0], record.get("box")
+    if best is None or check is None:
+        return best
+    checked = check(sha256, best, photo_is_query, box)
+    if checked is None or (
+        checked.verified_score is None and best.distance > config.still_distance
+    ):
+        return None
+    return checked
+
+
+def frame_hashes(hashes: Iterable[dict[str, Any]], boxes: bool = False) -> list[dict[str, Any]]:
+    """A video's frame hashes: of the whole frames, or (``boxes``) of the pictures inside
+    their content boxes (``ingest.video.content``; most videos have none)."""
+    return [
+        h
+        for h in hashes
+        if h.get("alg") == "pdq" and h.get("t") is not None and bool(h.get("region")) == boxes
+    ]
+
+
+def frame_seqs(hashes: list[dict[str, Any]], duration_s: float | None = None) -> list[FrameSeq]:
+    """A video's frames as sequences for still matching: whole, then content boxes."""
+    seqs = [frame_sequence(frame_hashes(hashes), duration_s, variants=False)]
+    boxed = frame_hashes(hashes, boxes=True)
+    if boxed:
+        seqs.append(frame_sequence(boxed, duration_s, variants=False, boxes=True))
+    return seqs
 
 
 def _codes(records: list[dict[str, Any]], variants: Iterable[int]) -> np.ndarray:
@@ -91,6 +152,8 @@ def video_matches(
     index: NearDupIndex,
     lookup: Callable[[str], dict[str, Any] | None],
     exclude: Iterable[str] = (),
+    check: Check | None = None,
+    config: MatchConfig | None = None,
 ) -> list[dict[str, Any]]:
     """The registered items that share footage with a query, best first.
 
@@ -101,21 +164,29 @@ def video_matches(
         index: The near-duplicate index.
         lookup: An item document by sha256 (its ``media_type``, ``hashes``, duration).
         exclude: Items not to report.
+        check: Checks stills on pixels (a photo in a video, a video's frame that is a
+            photo); without it they are matched by PDQ alone.
+        config: Thresholds of still matching (``still_distance``, ``candidate_distance``).
     """
+    config = config or MatchConfig()
     skip = set(exclude)
     out: list[dict[str, Any]] = []
     if media_type == "video":
         frames = frame_hashes(hashes)
+        boxed = frame_hashes(hashes, boxes=True)
         query = matchable_frames(frames)[:MAX_QUERY_FRAMES]
-        if not query:
+        query_boxes = matchable_frames(boxed)[:MAX_QUERY_FRAMES]
+        if not query and not query_boxes:
             return []
         # Parsed once, not once per candidate.
         seq = frame_sequence(frames, duration_s)
-        for sha in _candidates(
-            index, _codes(query, FRAME_VARIANTS), skip, False, VIDEO_CANDIDATE_DISTANCE
-        ):
+        seqs = [seq] + ([frame_sequence(boxed, duration_s, boxes=True)] if boxed else [])
+        codes = _codes(query + query_boxes, FRAME_VARIANTS)
+        for sha in _candidates(index, codes, skip, False, VIDEO_CANDIDATE_DISTANCE):
             doc = lookup(sha) or {}
             if doc.get("media_type") == "video":
+                if not len(seq):
+                    continue
                 found = align(
                     seq,
                     frame_sequence(
@@ -127,21 +198,22 @@ def video_matches(
                 if found is not None:
                     out.append({"sha256": sha, **found.details()})
             elif doc.get("media_type") == "image":
-                photo = photo_pdq(doc.get("hashes") or [])
-                stills = still_in_video(photo, seq) if photo else []
-                if stills:
-                    out.append({"sha256": sha, **stills[0].details(photo_is_query=False)})
+                records = photo_pdqs(doc.get("hashes") or [])
+                still = best_still(records, seqs, config, check, sha, photo_is_query=False)
+                if still is not None:
+                    out.append({"sha256": sha, **still.details(photo_is_query=False)})
     elif media_type == "image":
-        photo = photo_pdq(hashes)
-        if photo is None:
+        records = photo_pdqs(hashes)
+        if not records:
             return []
-        codes = _codes([photo], range(8))
-        for sha in _candidates(index, codes, skip, True, CANDIDATE_DISTANCE):
+        codes = _codes(records, range(8))
+        reach = config.candidate_distance if check is not None else config.still_distance
+        for sha in _candidates(index, codes, skip, True, reach):
             doc = lookup(sha) or {}
             if doc.get("media_type") != "video":
                 continue
-            frames = frame_sequence(frame_hashes(doc.get("hashes") or []), variants=False)
-            stills = still_in_video(photo, frames)
-            if stills:
-                out.append({"sha256": sha, **stills[0].details(photo_is_query=True)})
+            seqs = frame_seqs(doc.get("hashes") or [])
+            still = best_still(records, seqs, config, check, sha, photo_is_query=True)
+            if still is not None:
+                out.append({"sha256": sha, **still.details(photo_is_query=True)})
     return sorted(out, key=lambda m: -float(m.get("score") or 0))

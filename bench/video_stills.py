@@ -1,0 +1,306 @@
+"""Stills and videos of photos, for ``bench/video_matching.py``: screenshots of video
+frames looked up among the videos, and videos that show a registered photo looked up
+among the photos, both through ``registry.similarity.video.video_matches`` as the
+registry calls it (candidates from an index, then the still-in-video check).
+
+- Screenshot stills: a frame of a corpus video shown on a phone (``support.screens``:
+  status bars of several heights and colours, app chrome, captions above or below, a
+  portrait app or a full-width player), saved as a low-quality JPEG. Truth: the video
+  and the frame's time. Every other video is a negative; the six ASL clips (one room,
+  different people and signs) are each other's hard negatives.
+- Videos of photos: a photo shown with borders of another colour, off-centre, with a
+  ticker; and a screen recording of the photo in a phone app (status bar with a clock,
+  chrome, caption, the picture scrolling a little). Truth: the photo. The registered
+  photos include the corpus's GPS series (photos of one place taken minutes apart) and
+  generated viewpoint pairs (one scene from two positions): hard negatives.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+from PIL import Image, ImageDraw
+from videokit import CORPUS, duration, read_frames
+
+from ingest.extraction import picture_hashes
+from ingest.photo.image import decode_image
+from ingest.photo.perceptual import pdq
+from ingest.video.frames import hash_video_frames
+from registry.similarity.config import MatchConfig
+from registry.similarity.index import NearDupIndex
+from registry.similarity.still_check import StillCheck
+from registry.similarity.video import video_matches
+from support.screens import STYLES, Style, as_jpeg, phone_screenshot
+from support.synthetic import viewpoint_pair
+
+PHOTOS = CORPUS.parent / "photos"
+#: Corpus photos shown in videos (textured, 300 px or more).
+SHOWN = (
+    "Canon_PowerShot_S40.jpg",
+    "Reconyx_HC500_Hyperfire.jpg",
+    "gps/DSCN0021.jpg",
+    "gps/DSCN0038.jpg",
+    "exif-org/fujifilm-mx1700.jpg",
+)
+VIEWPOINT_PAIRS = 3
+
+
+class Registry:
+    """An index of media and their documents, as ``video_matches`` needs them, and the
+    pictures and files that still matches are checked on (``StillCheck``)."""
+
+    def __init__(self) -> None:
+        self.index = NearDupIndex()
+        self.docs: dict[str, dict[str, Any]] = {}
+        self.pictures: dict[str, Image.Image] = {}
+        self.paths: dict[str, Path] = {}
+
+    def add(
+        self,
+        name: str,
+        media_type: str,
+        hashes: list[dict],
+        seconds: float | None,
+        source: Image.Image | Path | None = None,
+    ) -> None:
+        self.index.add(name, hashes)
+        self.docs[name] = {"media_type": media_type, "hashes": hashes, "duration_s": seconds}
+        if isinstance(source, Path):
+            self.paths[name] = source
+        elif source is not None:
+            self.pictures[name] = source
+
+    def match(
+        self,
+        media_type: str,
+        hashes: list[dict],
+        seconds: float | None = None,
+        *,
+        picture: Image.Image | None = None,
+        video: Path | None = None,
+    ) -> list:
+        self.index.sort()
+        check = StillCheck(
+            MatchConfig(),
+            self.pictures.get,
+            lambda sha: (str(self.paths[sha]), None) if sha in self.paths else None,
+            query_picture=picture,
+            query_video=(str(video), None) if video else None,
+        )
+        return video_matches(media_type, hashes, seconds, self.index, self.docs.get, check=check)
+
+
+def video_registry(names: tuple[str, ...], refs: dict[str, list]) -> Registry:
+    reg = Registry()
+    for name in names:
+        reg.add(name, "video", refs[name], duration(CORPUS / name), CORPUS / name)
+    return reg
+
+
+def _photo(data: bytes) -> tuple[list[dict], Image.Image]:
+    picture = decode_image(data).picture
+    return picture_hashes(picture), picture
+
+
+# --- screenshots of video frames ------------------------------------------------------------
+
+
+def screenshot_stills(
+    reg: Registry, long: tuple[str, ...], short: tuple[str, ...], per_source: int, seed: int
+) -> dict[str, dict]:
+    """Each sampled frame shown in every style of ``STYLES``, looked up in every video."""
+    rng = np.random.default_rng(seed + 2)
+    rows: dict[str, dict] = defaultdict(
+        lambda: {"n": 0, "found": 0, "errors": [], "in_tie": 0, "false": 0, "neg": 0}
+    )
+    skipped = 0
+    for name in long + short:
+        path = CORPUS / name
+        count = per_source if name in long else 1
+        wanted = sorted(rng.uniform(0, duration(path) - 1, count).tolist())
+        for t, rgb in read_frames(path):
+            if not wanted or t < wanted[0]:
+                continue
+            wanted.pop(0)
+            frame = Image.fromarray(rgb)
+            if pdq(decode_image(as_jpeg(frame, 80)).picture)["quality"] < 50:
+                skipped += 1  # a flat frame is never matched, by design (as the plain stills)
+                continue
+            for label, style in STYLES:
+                shot = phone_screenshot(frame, style, clock=f"{int(t) // 60:02d}:{int(t) % 60:02d}")
+                hashes, picture = _photo(as_jpeg(shot, style.quality))
+                found = reg.match("image", hashes, picture=picture)
+                _score_still(rows[label], found, name, t, len(reg.docs) - 1)
+                for m in found:
+                    if m["sha256"] != name:
+                        print(
+                            f"  false match: {label} of {name} at {t:.1f} s ~ {m['sha256']} "
+                            f"(distance {m['distance']}, verified {m.get('verified_score')})"
+                        )
+                if not any(m["sha256"] == name for m in found):
+                    rows[label].setdefault("missed", []).append(f"{name}@{t:.1f}")
+    rows["_skipped"] = {"n": skipped}
+    return rows
+
+
+def _score_still(row: dict, found: list[dict], name: str, t: float, negatives: int) -> None:
+    row["n"] += 1
+    row["neg"] += negatives
+    row["false"] += sum(m["sha256"] != name for m in found)
+    mine = [m for m in found if m["sha256"] == name]
+    if not mine:
+        return
+    seg = mine[0]["segments"][0]
+    row.setdefault("scores", []).append(mine[0].get("verified_score"))
+    row["found"] += 1
+    row["errors"].append(abs(seg["match_start_s"] - t))
+    lo = seg.get("tie_start_s", seg["match_start_s"])
+    hi = seg.get("tie_end_s", seg["match_start_s"])
+    row["in_tie"] += lo - 1.0 <= t <= hi + 1.0
+
+
+# --- videos showing a photo -------------------------------------------------------------------
+
+
+def _write(path: Path, frames: list[np.ndarray], fps: int = 10) -> Path:
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("h264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "veryfast", "crf": "26"}
+        for i, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def bordered_video(photo: Image.Image, rng: np.random.Generator, seconds: float = 4.0) -> list:
+    """The photo on a 16:9 canvas of one colour, off-centre, with a ticker below it."""
+    width, height = 640, 360
+    colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+    scale = min(0.8 * width / photo.width, float(rng.uniform(0.6, 0.8)) * height / photo.height)
+    shown = photo.resize((round(photo.width * scale), round(photo.height * scale)))
+    x = int(rng.integers(4, width - shown.width - 4))
+    y = int(rng.integers(4, max(5, height - shown.height - 40)))
+    frames = []
+    for n in range(round(seconds * 10)):
+        canvas = Image.new("RGB", (width, height), colour)
+        canvas.paste(shown, (x, y))
+        draw = ImageDraw.Draw(canvas)
+        ink = (0, 0, 0) if sum(colour) > 380 else (255, 255, 255)
+        draw.text((10 - n * 4, height - 26), "LIVE  breaking news  " * 4, fill=ink)
+        frames.append(np.asarray(canvas))
+    return frames
+
+
+def recorded_video(photo: Image.Image, style: Style, seconds: float = 4.0) -> list:
+    """A screen recording of the photo in a phone app, scrolled a little as it plays."""
+    frames = []
+    screen = phone_screenshot(photo, style)
+    for n in range(round(seconds * 10)):
+        clock = f"10:{n // 10:02d}"
+        shot = phone_screenshot(photo, style, clock=clock) if n % 10 == 0 else screen
+        screen = shot
+        # Scrolling: the whole screen below the status bar moves up a few pixels.
+        arr = np.asarray(shot).copy()
+        bar = style.status[0]
+        step = min(n * 2, 60)
+        arr[bar : arr.shape[0] - step] = arr[bar + step :]
+        small = Image.fromarray(arr).resize((360, 780), Image.Resampling.BILINEAR)
+        frames.append(np.asarray(small))
+    return frames
+
+
+def photo_videos(work: Path, seed: int) -> dict[str, dict]:
+    """Videos showing a registered photo, looked up among the photos."""
+    rng = np.random.default_rng(seed + 3)
+    reg = Registry()
+    sources: dict[str, Image.Image] = {}
+    for path in sorted((PHOTOS / "gps").glob("*.jpg")) + [PHOTOS / n for n in SHOWN]:
+        name = str(path.relative_to(PHOTOS))
+        if name in reg.docs or not path.exists():
+            continue
+        data = path.read_bytes()
+        hashes, picture = _photo(data)
+        reg.add(name, "image", hashes, None, picture)
+        sources[name] = decode_image(data, size=1024).picture
+    shown = [n for n in SHOWN if n in sources]
+    for i in range(VIEWPOINT_PAIRS):
+        a, b = viewpoint_pair(i)
+        for tag, picture in (("a", a), ("b", b)):
+            hashes, decoded = _photo(as_jpeg(picture, 95))
+            reg.add(f"scene-{i}-{tag}", "image", hashes, None, decoded)
+        sources[f"scene-{i}-a"] = a
+        shown.append(f"scene-{i}-a")
+    rows: dict[str, dict] = defaultdict(lambda: {"n": 0, "found": 0, "false": 0, "neg": 0})
+    styles = [s for _, s in STYLES if s.screen == "portrait"]
+    for k, name in enumerate(shown):
+        photo = sources[name]
+        made = {
+            "video of the photo with borders": bordered_video(photo, rng),
+            "screen recording of the photo": recorded_video(photo, styles[k % len(styles)]),
+        }
+        for label, frames in made.items():
+            slug = "".join(ch if ch.isalnum() else "_" for ch in f"{label}-{name}")
+            path = _write(work / f"{slug}.mp4", frames)
+            hashed = hash_video_frames(path)
+            found = reg.match("video", hashed.hashes, len(frames) / 10, video=path)
+            row = rows[label]
+            row["n"] += 1
+            row["neg"] += len(reg.docs) - 1
+            row["found"] += any(m["sha256"] == name for m in found)
+            if not any(m["sha256"] == name for m in found):
+                print(f"  missed: {label} of {name}")
+            wrong = [m["sha256"] for m in found if m["sha256"] != name]
+            row["false"] += len(wrong)
+            if wrong:
+                print(f"  false match: {label} of {name} ~ {wrong}")
+    return rows
+
+
+def table_rows(shots: dict[str, dict], videos: dict[str, dict]) -> list[str]:
+    """Rows for ``video_matching``'s table (its columns), and a note."""
+    lines = []
+    for label, row in shots.items():
+        if label.startswith("_"):
+            continue
+        e = row["errors"]
+        err = f"{np.mean(e):.2f} / {max(e):.2f}" if e else "-"
+        within = sum(x <= 1 for x in e)
+        recall = row["found"] / max(1, row["n"])
+        lines.append(
+            f"| still: screenshot, {label} | {row['n']} | - | {recall:.3f} "
+            f"| {err} | {within / max(1, row['n']):.0%} of usable, {row['in_tie']} of "
+            f"{row['found']} found within 1 s of the tie span | {row['false']} of {row['neg']} |"
+        )
+    for label, row in videos.items():
+        lines.append(
+            f"| {label} (query: video, match: photo) | {row['n']} | - "
+            f"| {row['found'] / max(1, row['n']):.3f} | - | - | {row['false']} of {row['neg']} |"
+        )
+    scores = sorted(s for row in shots.values() for s in row.get("scores", []) if s is not None)
+    if scores:
+        lines.append(
+            f"\nVerified scores of the screenshot stills found: lowest {scores[:5]}, "
+            f"{sum(s is None for row in shots.values() for s in row.get('scores', []))} "
+            f"found by PDQ alone (too flat to verify)."
+        )
+    missed = [f"{label}: {m}" for label, row in shots.items() for m in row.get("missed", [])]
+    if missed:
+        lines.append("\nScreenshot stills missed: " + ", ".join(missed) + ".")
+    skipped = shots.get("_skipped", {}).get("n", 0)
+    lines.append(
+        f"\nScreenshot stills: {skipped} sampled frames have PDQ quality < 50 and were left "
+        f"out (never matched, by design); each other frame is shown in all {len(STYLES)} "
+        f"styles."
+    )
+    return lines
