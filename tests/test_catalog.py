@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 from pathlib import Path
@@ -13,34 +12,10 @@ from registry.errors import AmbiguousPrefix, ItemNotFound
 from registry.schema import first_seen
 from registry.store import catalog as catalog_module
 from registry.store.catalog import Catalog
+from support.entries import sha_of, stored_entries
 
-
-def _sha(i: int) -> str:
-    return hashlib.sha256(str(i).encode()).hexdigest()
-
-
-def _entries(n: int, start_seq: int = 1):
-    seq = start_seq
-    for i in range(n):
-        sha = _sha(i)
-        yield {
-            "seq": seq,
-            "time": f"2026-01-01T00:00:{i % 60:02d}+00:00",
-            "actor": "a",
-            "action": "item.stored",
-            "sha256": sha,
-            "details": {"sha1": "1" * 40, "md5": "2" * 32, "size": i, "media_type": "image"},
-        }
-        seq += 1
-        yield {
-            "seq": seq,
-            "time": "2026-01-02T00:00:00+00:00",
-            "actor": "b",
-            "action": "sighting.added",
-            "sha256": sha,
-            "details": {"case": "C1" if i % 2 else "C2", "posted_at": None},
-        }
-        seq += 1
+_sha = sha_of
+_entries = stored_entries
 
 
 @pytest.fixture(params=["memory", "json"])

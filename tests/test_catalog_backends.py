@@ -9,7 +9,6 @@ be started.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from registry.custody import add_note, note_added
 from registry.errors import AmbiguousPrefix, ItemNotFound
 from registry.store import CatalogBase, CatalogStore, CatalogUnavailable, catalog_store
 from registry.verify import check
+from support.entries import sha_of, stored_entries
 from support.media import write_jpeg
 
 BACKENDS = ["tinydb", "postgresql"]
@@ -97,32 +97,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     return Backend(request.param, tmp_path / "catalog", url)
 
 
-def _sha(i: int) -> str:
-    return hashlib.sha256(str(i).encode()).hexdigest()
-
-
-def _entries(n: int, start_seq: int = 1, first: int = 0):
-    seq = start_seq
-    for i in range(first, first + n):
-        sha = _sha(i)
-        yield {
-            "seq": seq,
-            "time": f"2026-01-01T00:00:{i % 60:02d}+00:00",
-            "actor": "a",
-            "action": "item.stored",
-            "sha256": sha,
-            "details": {"sha1": "1" * 40, "md5": "2" * 32, "size": i, "media_type": "image"},
-        }
-        seq += 1
-        yield {
-            "seq": seq,
-            "time": "2026-01-02T00:00:00+00:00",
-            "actor": "b",
-            "action": "sighting.added",
-            "sha256": sha,
-            "details": {"case": "C1" if i % 2 else "C2", "posted_at": None},
-        }
-        seq += 1
+_sha = sha_of
+_entries = stored_entries
 
 
 def _fill(cat: CatalogBase, entries, flush: bool = True) -> None:

@@ -131,15 +131,7 @@ def sample_frames(
     fspath = os.fsdecode(path)
     if os.path.exists(fspath) and not os.path.isfile(fspath):
         raise NotAFile(fspath)
-    try:
-        container = av.open(
-            fspath, metadata_errors="ignore", options=_OPEN_OPTIONS, timeout=_TIMEOUT
-        )
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-        raise UnreadableFile(_one_line(exc)) from exc
-    except Exception as exc:
-        raise CorruptMedia(_one_line(exc)) from exc
-    with container:
+    with open_video(fspath) as container:
         videos = [
             s
             for s in container.streams.video
@@ -364,6 +356,21 @@ def _signature(frame: Any) -> np.ndarray:
     else:
         luma = frame.to_ndarray(format="gray", width=64, height=36)
     return cv2.resize(luma, _SIGNATURE, interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def open_video(fspath: str) -> Any:
+    """The container at ``fspath`` opened for decoding (probe and I/O time bounded).
+
+    Raises:
+        UnreadableFile: The file cannot be opened.
+        CorruptMedia: It is not a container PyAV can read.
+    """
+    try:
+        return av.open(fspath, metadata_errors="ignore", options=_OPEN_OPTIONS, timeout=_TIMEOUT)
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        raise UnreadableFile(_one_line(exc)) from exc
+    except Exception as exc:
+        raise CorruptMedia(_one_line(exc)) from exc
 
 
 def _one_line(exc: BaseException) -> str:

@@ -14,9 +14,9 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from ingest.errors import CorruptMedia, UnreadableFile
+from ingest.errors import CorruptMedia
 from ingest.lazy import lazy_import
-from ingest.video.sampling import _OPEN_OPTIONS, _TIMEOUT, _frame_rotation, _luma, _one_line
+from ingest.video.sampling import _frame_rotation, _luma, _one_line, open_video
 
 if TYPE_CHECKING:
     import av
@@ -56,16 +56,8 @@ def decode_window(
         CorruptMedia: It is not a video PyAV can read.
     """
     fspath = os.fsdecode(path)
-    try:
-        container = av.open(
-            fspath, metadata_errors="ignore", options=_OPEN_OPTIONS, timeout=_TIMEOUT
-        )
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-        raise UnreadableFile(_one_line(exc)) from exc
-    except Exception as exc:
-        raise CorruptMedia(_one_line(exc)) from exc
     out: list[tuple[float, np.ndarray]] = []
-    with container:
+    with open_video(fspath) as container:
         if not container.streams.video:
             raise CorruptMedia("no video stream")
         stream = container.streams.video[0]
