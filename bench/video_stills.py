@@ -18,11 +18,9 @@ registry calls it (candidates from an index, then the still-in-video check).
 from __future__ import annotations
 
 from collections import defaultdict
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 from PIL import Image, ImageDraw
 from videokit import CORPUS, duration, read_frames
@@ -35,6 +33,7 @@ from registry.similarity.config import MatchConfig
 from registry.similarity.index import NearDupIndex
 from registry.similarity.still_check import StillCheck
 from registry.similarity.video import video_matches
+from support.media import encode_h264
 from support.screens import STYLES, Style, as_jpeg, phone_screenshot
 from support.synthetic import viewpoint_pair
 
@@ -168,19 +167,7 @@ def _score_still(row: dict, found: list[dict], name: str, t: float, negatives: i
 
 
 def _write(path: Path, frames: list[np.ndarray], fps: int = 10) -> Path:
-    height, width = frames[0].shape[:2]
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("h264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "veryfast", "crf": "26"}
-        for i, rgb in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, fps)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+    return encode_h264(path, frames, fps, crf="26")
 
 
 def bordered_video(photo: Image.Image, rng: np.random.Generator, seconds: float = 4.0) -> list:

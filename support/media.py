@@ -93,6 +93,37 @@ def write_jpeg(
     return path
 
 
+def encode_h264(
+    path: Path,
+    frames: list[np.ndarray],
+    fps: int,
+    *,
+    crf: str = "23",
+    size: tuple[int, int] | None = None,
+    rotation: int | None = None,
+) -> Path:
+    """RGB frames written to ``path`` as H.264 (veryfast, constant quality ``crf``) at
+    ``fps``, ``size`` (width, height; default the first frame's), with an optional
+    display rotation in the stream."""
+    import av
+
+    width, height = size or (frames[0].shape[1], frames[0].shape[0])
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("h264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "veryfast", "crf": crf}
+        if rotation:
+            stream.set_display_rotation(rotation)
+        for i, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
 def write_video(
     path: Path,
     seed: int = 1,

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
-from support.media import scene
+from support.media import encode_h264, scene
 
 SIZE = (192, 108)
 SHOT_S = 4.0
@@ -111,18 +109,4 @@ def write(
     if rotation:
         # Stored rotated clockwise by the display rotation, shown upright by a player.
         frames = [np.ascontiguousarray(np.rot90(f, -round(rotation / 90))) for f in frames]
-    height, width = frames[0].shape[:2] if size is None else (size[1], size[0])
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("h264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "veryfast", "crf": "23"}
-        if rotation:
-            stream.set_display_rotation(rotation)
-        for i, rgb in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, fps)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
+    return encode_h264(path, frames, fps, crf="23", size=size, rotation=rotation)
