@@ -260,6 +260,9 @@ def stills(reg: Registry, work: Path, per_source: int, seed: int) -> dict:
             found = reg.match("image", hashes, picture=picture)
             out["false"] += sum(m["sha256"] != name for m in found)
             mine = [m for m in found if m["sha256"] == name]
+            if not mine:
+                kind = ("as is", "half size", "mirrored")[variant]
+                out.setdefault("missed", []).append(f"{name}@{t:.1f} ({kind})")
             if mine:
                 seg = mine[0]["segments"][0]
                 out["found"] += 1
@@ -341,6 +344,8 @@ def _table(rows: dict, still: dict) -> str:
         f"first match's span of equally fitting frames (tie_start_s to "
         f"tie_end_s) for {still['in_tie']} of {still['found']}."
     )
+    if still.get("missed"):
+        lines.append("\nJPEG stills missed: " + ", ".join(still["missed"]) + ".")
     lines.append(f"\nUnrelated pairs matched: {total_fp} of {total_neg}.")
     return "\n".join(lines)
 

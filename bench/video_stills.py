@@ -17,6 +17,7 @@ registry calls it (candidates from an index, then the still-in-video check).
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -133,8 +134,10 @@ def screenshot_stills(
             for label, style in STYLES:
                 shot = phone_screenshot(frame, style, clock=f"{int(t) // 60:02d}:{int(t) % 60:02d}")
                 hashes, picture = _photo(as_jpeg(shot, style.quality))
+                started = time.perf_counter()
                 found = reg.match("image", hashes, picture=picture)
-                _score_still(rows[label], found, name, t, len(reg.docs) - 1)
+                rows["_time"].setdefault("ms", []).append(1000 * (time.perf_counter() - started))
+                _score_still(rows[label], found, name, t, len(reg.docs) - 1, f"{name}@{t:.1f}")
                 for m in found:
                     if m["sha256"] != name:
                         print(
@@ -147,7 +150,9 @@ def screenshot_stills(
     return rows
 
 
-def _score_still(row: dict, found: list[dict], name: str, t: float, negatives: int) -> None:
+def _score_still(
+    row: dict, found: list[dict], name: str, t: float, negatives: int, tag: str = ""
+) -> None:
     row["n"] += 1
     row["neg"] += negatives
     row["false"] += sum(m["sha256"] != name for m in found)
@@ -161,6 +166,8 @@ def _score_still(row: dict, found: list[dict], name: str, t: float, negatives: i
     lo = seg.get("tie_start_s", seg["match_start_s"])
     hi = seg.get("tie_end_s", seg["match_start_s"])
     row["in_tie"] += lo - 1.0 <= t <= hi + 1.0
+    if not lo - 1.0 <= t <= hi + 1.0:
+        row.setdefault("off", []).append(f"{tag} placed at {seg['match_start_s']:.1f} s")
 
 
 # --- videos showing a photo -------------------------------------------------------------------
@@ -284,6 +291,20 @@ def table_rows(shots: dict[str, dict], videos: dict[str, dict]) -> list[str]:
     missed = [f"{label}: {m}" for label, row in shots.items() for m in row.get("missed", [])]
     if missed:
         lines.append("\nScreenshot stills missed: " + ", ".join(missed) + ".")
+    ms = shots.get("_time", {}).get("ms", [])
+    if ms:
+        lines.append(
+            f"\nLookup of a screenshot (candidates, PDQ, the pixel check): median "
+            f"{np.median(ms):.0f} ms, 90th percentile {np.percentile(ms, 90):.0f} ms, "
+            f"over {len(ms)} lookups (informational)."
+        )
+    off = [f"{label}: {m}" for label, row in shots.items() for m in row.get("off", [])]
+    if off:
+        lines.append(
+            "\nScreenshot stills placed more than 1 s outside their tie span: "
+            + ", ".join(off)
+            + "."
+        )
     skipped = shots.get("_skipped", {}).get("n", 0)
     lines.append(
         f"\nScreenshot stills: {skipped} sampled frames have PDQ quality < 50 and were left "

@@ -43,7 +43,7 @@ def test_every_hash_carries_algorithm_version_and_quality() -> None:
         assert h["v"] == 1
         bytes.fromhex(h["hex"])  # round-trips as hex
     assert set(HASHERS) == set(HASH_VERSIONS)
-    assert versions_tag() == "pdq/1 phash/1 pdq_content/2 orb/1"
+    assert versions_tag() == "pdq/1 phash/1 pdq_content/3 orb/1"
 
 
 def test_pdq_dihedral_variants_undo_rotations_and_mirrors() -> None:

@@ -40,7 +40,7 @@ def test_reindex_logs_new_hash_versions(tmp_path: Path, monkeypatch: pytest.Monk
     summary = reg.reindex(actor="carol")
     assert summary["rehashed"] == summary["updated"] == 2
     assert summary["near_duplicates"] == 0  # the pair was already known
-    assert summary["hashers"] == "pdq/1 phash/2 pdq_content/2 orb/1"
+    assert summary["hashers"] == "pdq/1 phash/2 pdq_content/3 orb/1"
 
     updates = [e for e in reg.custody() if e["action"] == "hashes.updated"]
     assert len(updates) == 2 and {e["actor"] for e in updates} == {"carol"}

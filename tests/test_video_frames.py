@@ -41,7 +41,7 @@ def test_frames_every_half_second_with_times(source_video: Path) -> None:
     assert first["dihedral"][0] == first["hex"] and 0 <= first["quality"] <= 100
     assert len(first["thumb"]) == 512  # 16x16 grey levels, for finer timing
     summary = result.summary
-    assert summary["v"] == 3
+    assert summary["v"] == 4
     assert summary["content_boxes"] == 0  # an ordinary video shows no framed picture
     assert summary["hashed"] == len(result.hashes) and summary["complete"]
     assert summary["crop"] == {"top": 0.0, "bottom": 0.0, "left": 0.0, "right": 0.0}

@@ -43,7 +43,9 @@ Hash = dict[str, Any]
 HASH_VERSIONS: dict[str, tuple[str, int]] = {
     "pdq": ("pdq", 1),
     "phash": ("phash", 1),
-    "pdq_content": ("pdq", 2),  # 2: flat chrome at the edges (status bars, app headers)
+    # 2: flat chrome at the edges (status bars, app headers); 3: a flat area of the picture
+    # itself is not peeled as chrome, and chrome edges are placed at full resolution.
+    "pdq_content": ("pdq", 3),
     "orb": ("orb", 1),
 }
 

@@ -68,6 +68,10 @@ CHROME_NEAR = 12
 CHROME_BRIDGE = 0.06
 #: Chrome: at most this share of a side is peeled off one edge.
 CHROME_MAX_SHARE = 0.8
+#: Chrome: a bar's colour runs on into the picture when this share of the pixels of the
+#: ``CHROME_BEYOND`` lines past it are within ``CHROME_NEAR`` of it (see ``_peels``).
+CHROME_RUNS_ON = 0.5
+CHROME_BEYOND = 2
 
 
 def _small(picture: Image.Image) -> np.ndarray:
@@ -149,17 +153,19 @@ def _band(differs: np.ndarray) -> Box | None:
 def chrome_box(picture: Image.Image) -> Box | None:
     """The picture inside flat bars of any colours at its edges (a screenshot's status
     bar, app header and caption strips), or None."""
-    return _chrome(_small(picture))
+    small = _small(picture)
+    box = _chrome(small)
+    return None if box is None else _refined(picture, box, small)
 
 
-def _flat_lines(arr: np.ndarray) -> np.ndarray:
-    """Per row of ``arr`` (H×W×3), whether it is drawn flat: most of its pixels have
-    exactly the row's colour, and few are merely close to it."""
+def _flat_lines(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``arr`` (H×W×3), whether it is drawn flat (most of its pixels have
+    exactly the row's colour, and few are merely close to it), and the row's colour."""
     colour = np.median(arr, axis=1, keepdims=True)
     deviation = np.abs(arr - colour).max(axis=2)
     exact = (deviation <= CHROME_EXACT).mean(axis=1)
     near = (deviation <= CHROME_NEAR).mean(axis=1)
-    return (exact >= CHROME_LINE_SHARE) & (near - exact <= CHROME_SPREAD)
+    return (exact >= CHROME_LINE_SHARE) & (near - exact <= CHROME_SPREAD), colour[:, 0]
 
 
 def _peel(flat: np.ndarray) -> int:
@@ -182,34 +188,139 @@ def _peel(flat: np.ndarray) -> int:
     return end
 
 
+def _peels(lines: np.ndarray) -> tuple[int, int]:
+    """How many leading lines of ``lines`` (N×W×3, the edge's line first) are chrome, as
+    ``(sure, all)``: ``all`` peels every flat bar (``_peel``); ``sure`` keeps the
+    innermost bar when its colour runs on into the picture beyond it. A bar drawn above a
+    picture ends where the picture starts; a flat wall or an overcast sky at the top of
+    the picture itself is flat for a while, then fades into the rest of it (``sure`` is
+    then the bars before it, the whole edge when there is no other)."""
+    flat, colours = _flat_lines(lines)
+    end = _peel(flat)
+    beyond = lines[end + 1 : end + 1 + CHROME_BEYOND]  # the line at ``end`` blends both
+    if end == 0 or not len(beyond):
+        return end, end
+    last = colours[end - 1]
+    start = end - 1
+    # Bars are drawn in colours of their own (a nav bar 10 levels off the background).
+    while start > 0 and not (
+        flat[start - 1] and np.abs(colours[start - 1] - last).max() > 2 * CHROME_EXACT
+    ):
+        start -= 1
+    runs_on = (np.abs(beyond - last).max(axis=2) <= CHROME_NEAR).mean()
+    return (start if runs_on >= CHROME_RUNS_ON else end), end
+
+
 def _chrome(arr: np.ndarray) -> Box | None:
     boxes = _chromes(arr)
     return boxes[0] if boxes else None
 
 
 def _chromes(arr: np.ndarray) -> list[Box]:
-    """The inside of the chrome, and, when lines were peeled off both the top and the
-    bottom, the inside of the top's alone: a drawn picture (a cartoon's road, a chart's
-    axis) can end in flat lines of its own, and a status bar above is the common case."""
+    """The inside of the chrome, surest first (``_peels``): the bars that end where
+    the picture starts; then every flat bar peeled, when that differs; and, when lines
+    were peeled off both the top and the bottom, the inside of the top's alone: a drawn
+    picture (a cartoon's road, a chart's axis) can end in flat lines of its own, and a
+    status bar above is the common case."""
     height, width = arr.shape[:2]
-    rows = _flat_lines(arr)
-    top = _peel(rows)
-    bottom = _peel(rows[::-1])
+    tops = _peels(arr)
+    bottoms = _peels(arr[::-1])
+    tried = [(tops[0], bottoms[0], 0), (tops[1], bottoms[1], 1)]
+    if tops[1] and bottoms[1]:
+        tried.append((tops[1], 0, 1))
     out: list[Box] = []
-    for b in (bottom, 0) if top and bottom else (bottom,):
+    for top, b, which in dict.fromkeys(tried):
         if top + b >= height:
             continue
-        cols = _flat_lines(arr[top : height - b].transpose(1, 0, 2))
-        left, right = _peel(cols), _peel(cols[::-1])
+        inside = arr[top : height - b].transpose(1, 0, 2)
+        left, right = _peels(inside)[which], _peels(inside[::-1])[which]
         if not (top or b or left or right) or left + right >= width:
             continue
         # The line where a bar meets the picture blends both after downscaling: drop it.
         y0, y1 = top + (top > 0), height - b - (b > 0)
         x0, x1 = left + (left > 0), width - right - (right > 0)
         box = _as_box(x0, y0, x1, y1, width, height) if y1 - y0 >= 2 and x1 - x0 >= 2 else None
-        if box is not None:
+        if box is not None and box not in out:
             out.append(box)
     return out
+
+
+def _refined(picture: Image.Image, box: Box, small: np.ndarray) -> Box:
+    """``box`` (found on ``small``, the analysis copy) with each edge inside the picture
+    moved to the line, at the picture's own resolution, where the bar outside it ends.
+
+    A line of the small copy spans several of the picture's: an edge found there is up
+    to two of them off, and the hash of a flat picture (a wall at its top) moves by tens
+    of bits when a few per cent of it are cut off or a sliver of bar is kept.
+    """
+    img = picture if picture.mode == "RGB" else picture.convert("RGB")
+    width, height = img.size
+    rows, cols = small.shape[:2]
+    x0, y0, x1, y1 = box
+    out = []
+    # (edge as a fraction, lines of the small copy across it, inwards, rows or columns)
+    for frac, lines, step, along in (
+        (y0, rows, 1, True),
+        (y1, rows, -1, True),
+        (x0, cols, 1, False),
+        (x1, cols, -1, False),
+    ):
+        size = height if along else width
+        edge = frac * size
+        line = round(frac * lines)
+        if line in (0, lines):
+            out.append(edge)
+            continue
+        lo, hi = (x0 * width, x1 * width) if along else (y0 * height, y1 * height)
+        scale = size / lines
+        window = (round(edge - step * 3 * scale), round(edge + step * 2 * scale))
+        found = None
+        # The bar's colour: its last line on the small copy (the one after it was dropped
+        # as a blend), or the line before when that one blends the two as well.
+        for back in (2, 3):
+            outside = min(lines - 1, max(0, line - back if step > 0 else line + back - 1))
+            bar = small[outside] if along else small[:, outside]
+            found = _bar_end(img, along, window, step, (round(lo), round(hi)), bar)
+            if found is not None:
+                break
+        out.append(edge if found is None else found)
+    return (out[2] / width, out[0] / height, out[3] / width, out[1] / height)
+
+
+def _bar_end(
+    img: Image.Image,
+    rows: bool,
+    window: tuple[int, int],
+    step: int,
+    span: tuple[int, int],
+    bar: np.ndarray,
+) -> int | None:
+    """Where a bar ends inside ``window`` (lines ``start`` towards ``stop``, rows or
+    columns over ``span`` across them): after a line whose pixels mostly have the bar's
+    colour (the median of ``bar``), the first that has not. The box's edge, or None when
+    the window shows no such end."""
+    limit = img.height if rows else img.width
+    first, last = sorted(max(0, min(limit - 1, v)) for v in window)
+    if last - first < 2 or span[1] - span[0] < 2:
+        return None
+    if rows:
+        strip = np.asarray(img.crop((span[0], first, span[1], last + 1)), np.int16)
+    else:
+        strip = np.asarray(img.crop((first, span[0], last + 1, span[1])), np.int16)
+        strip = strip.transpose(1, 0, 2)
+    if step < 0:
+        strip = strip[::-1]
+    colour = np.median(bar, axis=0)
+    near = (np.abs(strip - colour).max(axis=2) <= COLOUR_TOLERANCE).mean(axis=1) >= 0.5
+    inside = np.flatnonzero(near)
+    if not len(inside):
+        return None
+    ends = np.flatnonzero(~near[inside[0] :])
+    if not len(ends):
+        return None
+    # The first line off the bar's colour still blends both (ringing, resampling).
+    i = min(len(near) - 1, int(inside[0] + ends[0]) + 1)
+    return (first + i) if step > 0 else (last - i + 1)
 
 
 def _framed(content: np.ndarray, start: int, end: int) -> bool:
@@ -233,7 +344,10 @@ def content_boxes(picture: Image.Image) -> list[tuple[str, Box]]:
     small = _small(picture)
     differs = _differs(small)  # one analysis serves the first two finders
     found = [("border", _border(differs)), ("band", _band(differs))]
-    found += [("chrome", box) for box in _chromes(small)]
+    # Chrome edges are placed at full resolution (``_refined``); border and band boxes
+    # keep the small copy's, a line into the background: a flat photo (a blue square on
+    # white) hashed tight to its edges is all one colour, and its hash is noise.
+    found += [("chrome", _refined(picture, box, small)) for box in _chromes(small)]
     for kind, box in found:
         if box is not None and all(_differ(box, other) for _, other in boxes):
             boxes.append((kind, box))

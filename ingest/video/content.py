@@ -12,21 +12,30 @@ A video gets content boxes only when most of its frames have a ``chrome_box``: l
 flat (borders, bars, app chrome) do not occur in camera footage, where the other finders
 take a white wall behind a person for a background around a photo, frame after frame.
 Each frame of such a video then gets every box found in it (a screen recording scrolls).
+
+Whether a video is framed is decided on the sampler's small greyscale frames; the boxes
+themselves are found on the same frames decoded again in colour and larger
+(``colour_boxes``): a photo's sky and a canvas of another hue can have one grey level,
+and an edge placed on a 160-pixel frame is a few per cent of the picture off.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ingest.errors import PictureTooSmall
+from ingest.errors import CorruptMedia, PictureTooSmall
 from ingest.lazy import lazy_import
 from ingest.photo.regions import MIN_PICTURE_SIDE, Box, chrome_box, content_boxes
+from ingest.video.sampling import _frame_rotation, _one_line, open_video
 
 if TYPE_CHECKING:
+    import av
     import numpy as np
     from PIL import Image
 else:
+    av = lazy_import("av")
     np = lazy_import("numpy")
     Image = lazy_import("PIL.Image")
 
@@ -36,6 +45,12 @@ MIN_SHARE = 0.8
 MIN_FRAME_STD = 12.0
 #: Frames looked at to decide (spread over the video).
 VOTING_FRAMES = 24
+#: Longest side of the colour pictures boxes are found on.
+COLOUR_SIZE = 480
+#: The colour pass decodes at most this many frames more than the sampler did.
+COLOUR_SLACK = 250
+
+Boxes = list[tuple[str, Box]]
 
 
 def frame_boxes(gray: np.ndarray) -> list[tuple[str, Box]]:
@@ -65,3 +80,66 @@ def framed(frames: Sequence[np.ndarray]) -> bool:
         return False
     found = sum(_chrome(f) is not None for f in voting)
     return found >= MIN_SHARE * len(voting)
+
+
+def colour_boxes(
+    path: str | os.PathLike[str],
+    times: Sequence[float],
+    *,
+    rotation: int | None = None,
+    max_decoded: int | None = None,
+    size: int = COLOUR_SIZE,
+) -> dict[float, Boxes]:
+    """The content boxes of a video's frames at ``times`` (the sampled frames' times,
+    timed as ``ingest.video.sampling`` times them), found on colour pictures.
+
+    Frames the pass does not reach (a decoding error, ``max_decoded`` frames decoded)
+    are absent from the answer; their boxes are then looked for on the greyscale frames.
+
+    Raises:
+        UnreadableFile, CorruptMedia: The file cannot be opened.
+    """
+    wanted = sorted(times)
+    out: dict[float, Boxes] = {}
+    limit = (max_decoded or 0) + COLOUR_SLACK if max_decoded else None
+    with open_video(os.fspath(path)) as container:
+        if not container.streams.video:
+            raise CorruptMedia("no video stream")
+        stream = container.streams.video[0]
+        stream.codec_context.thread_count = 1
+        tb, start, decoded, step = stream.time_base, None, 0, 0.0
+        try:
+            for frame in container.decode(stream):
+                decoded += 1
+                if frame.pts is None or tb is None or (limit and decoded > limit):
+                    break
+                start = frame.pts if start is None else start
+                t = float((frame.pts - start) * tb)
+                rate = float(stream.average_rate or 0) or 25.0
+                step = 0.5 / rate
+                while wanted and wanted[0] < t - step:
+                    wanted.pop(0)  # timed otherwise (a muxer's broken stamps): grey boxes
+                if wanted and abs(wanted[0] - t) <= step:
+                    out[wanted.pop(0)] = _boxes_in(_colour(frame, size, rotation))
+                if not wanted:
+                    break
+        except (av.error.FFmpegError, ValueError) as exc:
+            if not out:
+                raise CorruptMedia(_one_line(exc)) from exc
+    return out
+
+
+def _colour(frame: Any, size: int, rotation: int | None) -> np.ndarray:
+    scale = min(1.0, size / max(frame.width, frame.height))
+    w, h = max(1, round(frame.width * scale)), max(1, round(frame.height * scale))
+    rgb = frame.to_ndarray(format="rgb24", width=w, height=h, interpolation="AREA")
+    clockwise = rotation if rotation is not None else -_frame_rotation(frame)
+    turns = round(clockwise / 90) % 4
+    return np.ascontiguousarray(np.rot90(rgb, -turns)) if turns else rgb
+
+
+def _boxes_in(rgb: np.ndarray) -> Boxes:
+    try:
+        return content_boxes(Image.fromarray(rgb))
+    except PictureTooSmall:
+        return []

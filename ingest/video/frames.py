@@ -25,13 +25,14 @@ hit is reported as a problem, never silently applied.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ingest.errors import EvidenceError, FrameDecodeErrors, LowFrameRate
 from ingest.lazy import lazy_import
 from ingest.photo import bits_to_hex, thumb_hex
-from ingest.video.content import frame_boxes, framed
+from ingest.video.content import Boxes, colour_boxes, frame_boxes, framed
 from ingest.video.letterbox import Crop, find_crop
 from ingest.video.sampling import FrameOptions, SampledFrame, Sampling, sample_frames
 
@@ -61,7 +62,8 @@ __all__ = [
 #: 2: each frame's hash carries its 16x16 thumbnail (finer timing; v1 records lack it).
 #: 3: a video whose frames show a framed picture (``ingest.video.content``) also gets the
 #: hash of the picture inside each frame's content box.
-METHOD_VERSION = 3
+#: 4: content boxes as ``pdq_content`` v3 finds them (chrome edges at full resolution).
+METHOD_VERSION = 4
 
 
 @dataclass
@@ -106,17 +108,34 @@ def hash_video_frames(
     """
     opts = options or FrameOptions()
     sampling = sample_frames(path, rotation=rotation, duration_s=duration_s, options=opts)
-    return hash_sampling(sampling, opts)
+
+    def in_colour(times: list[float]) -> dict[float, Boxes]:
+        try:
+            return colour_boxes(path, times, rotation=rotation, max_decoded=sampling.decoded)
+        except EvidenceError:
+            return {}  # read once, not twice: the greyscale frames' boxes serve
+
+    return hash_sampling(sampling, opts, in_colour)
 
 
-def hash_sampling(sampling: Sampling, options: FrameOptions | None = None) -> FrameHashes:
-    """Crop, filter and hash sampled frames (the pure second half of ``hash_video_frames``)."""
+def hash_sampling(
+    sampling: Sampling,
+    options: FrameOptions | None = None,
+    in_colour: Callable[[list[float]], Mapping[float, Boxes]] | None = None,
+) -> FrameHashes:
+    """Crop, filter and hash sampled frames (the pure second half of ``hash_video_frames``).
+
+    ``in_colour``: the content boxes of the frames at some times, found on the video's
+    colour frames (``ingest.video.content.colour_boxes``), asked for when the video is
+    framed; frames it has no answer for get the boxes of their greyscale picture.
+    """
     opts = options or FrameOptions()
     pictures = [f.gray for f in sampling.frames]
     crop = find_crop(pictures) if opts.crop and pictures else Crop()
     # Content boxes are looked for in the whole frames: letterbox bars of the colour of a
     # status bar (white above and below) are part of the chrome around the picture.
     boxed = opts.crop and bool(pictures) and framed(pictures)
+    found = in_colour([f.t for f in sampling.frames]) if boxed and in_colour else {}
     hashes: list[dict[str, Any]] = []
     blank = low = boxes = 0
     for frame in sampling.frames:
@@ -130,7 +149,7 @@ def hash_sampling(sampling: Sampling, options: FrameOptions | None = None) -> Fr
         # lets a match found on better frames run on through it (empty street, sky).
         low += value["quality"] < opts.min_quality
         hashes.append(value)
-        for kind, box in frame_boxes(frame.gray) if boxed else ():
+        for kind, box in (found.get(frame.t, None) or _grey_boxes(frame, found)) if boxed else ():
             inner = _inside(frame.gray, box)
             if inner.size and float(inner.std()) >= opts.min_std:
                 region = _frame_hash(inner, frame.t)
@@ -161,6 +180,10 @@ def hash_sampling(sampling: Sampling, options: FrameOptions | None = None) -> Fr
     if not sampling.complete or sampling.keyframes_only_from_s is not None:
         problems.append(LowFrameRate(_limit_note(sampling)))
     return FrameHashes(hashes=hashes, summary=summary, problems=problems)
+
+
+def _grey_boxes(frame: SampledFrame, found: Mapping[float, Boxes]) -> Boxes:
+    return [] if frame.t in found else frame_boxes(frame.gray)
 
 
 def _frame_hash(picture: np.ndarray, t: float) -> dict[str, Any]:
