@@ -44,6 +44,7 @@ from video_stills import (  # noqa: E402
     Registry,
     photo_videos,
     screenshot_stills,
+    still_error,
     table_rows,
     video_registry,
 )
@@ -264,12 +265,10 @@ def stills(reg: Registry, work: Path, per_source: int, seed: int) -> dict:
                 kind = ("as is", "half size", "mirrored")[variant]
                 out.setdefault("missed", []).append(f"{name}@{t:.1f} ({kind})")
             if mine:
-                seg = mine[0]["segments"][0]
                 out["found"] += 1
-                out["errors"].append(abs(seg["match_start_s"] - t))
-                lo = seg.get("tie_start_s", seg["match_start_s"])
-                hi = seg.get("tie_end_s", seg["match_start_s"])
-                out["in_tie"] += lo - 1.0 <= t <= hi + 1.0
+                error, in_tie = still_error(mine[0], t)
+                out["errors"].append(error)
+                out["in_tie"] += in_tie
     return out
 
 

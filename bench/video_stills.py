@@ -159,15 +159,29 @@ def _score_still(
     mine = [m for m in found if m["sha256"] == name]
     if not mine:
         return
-    seg = mine[0]["segments"][0]
     row.setdefault("scores", []).append(mine[0].get("verified_score"))
     row["found"] += 1
-    row["errors"].append(abs(seg["match_start_s"] - t))
-    lo = seg.get("tie_start_s", seg["match_start_s"])
-    hi = seg.get("tie_end_s", seg["match_start_s"])
-    row["in_tie"] += lo - 1.0 <= t <= hi + 1.0
-    if not lo - 1.0 <= t <= hi + 1.0:
-        row.setdefault("off", []).append(f"{tag} placed at {seg['match_start_s']:.1f} s")
+    error, in_tie = still_error(mine[0], t)
+    row["errors"].append(error)
+    row["in_tie"] += in_tie
+    if not in_tie:
+        placed = mine[0]["segments"][0]["match_start_s"]
+        row.setdefault("off", []).append(f"{tag} placed at {placed:.1f} s")
+
+
+def still_error(match: dict, t: float) -> tuple[float, bool]:
+    """How far the nearest of a still match's reported times is from the true time
+    ``t``, and whether ``t`` lies within 1 s of a reported span (the first segment's tie
+    span; the other segments, the other times the still may equally be from)."""
+    segments = match["segments"]
+    error = min(abs(seg["match_start_s"] - t) for seg in segments)
+    in_tie = any(
+        seg.get("tie_start_s", seg["match_start_s"]) - 1.0
+        <= t
+        <= seg.get("tie_end_s", seg["match_start_s"]) + 1.0
+        for seg in segments
+    )
+    return error, in_tie
 
 
 # --- videos showing a photo -------------------------------------------------------------------
@@ -261,6 +275,21 @@ def photo_videos(work: Path, seed: int) -> dict[str, dict]:
     return rows
 
 
+def _listed(shots: dict[str, dict], key: str, title: str) -> list[str]:
+    """A note listing every row's ``key`` entries (``label: entry``), or nothing."""
+    entries = [f"{label}: {m}" for label, row in shots.items() for m in row.get(key, [])]
+    return [f"\n{title}: " + ", ".join(entries) + "."] if entries else []
+
+
+def _timing(ms: list[float]) -> list[str]:
+    """The lookup times of the screenshots (informational: nothing asserts on them)."""
+    median, p90 = (np.median(ms), np.percentile(ms, 90)) if ms else (0, 0)
+    note = "Lookup of a screenshot (candidates, PDQ, the pixel check)"
+    return [
+        f"\n{note}: median {median:.0f} ms, 90th percentile {p90:.0f} ms, over {len(ms)} lookups."
+    ]
+
+
 def table_rows(shots: dict[str, dict], videos: dict[str, dict]) -> list[str]:
     """Rows for ``video_matching``'s table (its columns), and a note."""
     lines = []
@@ -288,23 +317,9 @@ def table_rows(shots: dict[str, dict], videos: dict[str, dict]) -> list[str]:
             f"{sum(s is None for row in shots.values() for s in row.get('scores', []))} "
             f"found by PDQ alone (too flat to verify)."
         )
-    missed = [f"{label}: {m}" for label, row in shots.items() for m in row.get("missed", [])]
-    if missed:
-        lines.append("\nScreenshot stills missed: " + ", ".join(missed) + ".")
-    ms = shots.get("_time", {}).get("ms", [])
-    if ms:
-        lines.append(
-            f"\nLookup of a screenshot (candidates, PDQ, the pixel check): median "
-            f"{np.median(ms):.0f} ms, 90th percentile {np.percentile(ms, 90):.0f} ms, "
-            f"over {len(ms)} lookups (informational)."
-        )
-    off = [f"{label}: {m}" for label, row in shots.items() for m in row.get("off", [])]
-    if off:
-        lines.append(
-            "\nScreenshot stills placed more than 1 s outside their tie span: "
-            + ", ".join(off)
-            + "."
-        )
+    lines += _listed(shots, "missed", "Screenshot stills missed")
+    lines += _timing(shots.get("_time", {}).get("ms", []))
+    lines += _listed(shots, "off", "Screenshot stills placed more than 1 s outside their tie span")
     skipped = shots.get("_skipped", {}).get("n", 0)
     lines.append(
         f"\nScreenshot stills: {skipped} sampled frames have PDQ quality < 50 and were left "

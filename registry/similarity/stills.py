@@ -53,6 +53,9 @@ class StillMatch:
         verified_score: When the match was checked on the video's pixels
             (``registry.similarity.still_check``), the verification score of the frame
             at ``t``; None when it was matched by PDQ alone.
+        also: Other times, in other stretches of the video, whose frames verified about
+            as well as ``t``'s (``(time, verified score)``): an empty room before and
+            after a person crossed it. Each is a segment of its own after ``t``'s.
     """
 
     t: float
@@ -65,6 +68,7 @@ class StillMatch:
     tie_end_s: float | None = None
     method: str = "pdq-still-frame"
     verified_score: float | None = None
+    also: tuple[tuple[float, float], ...] = ()
 
     def segment(self, *, photo_is_query: bool = True) -> dict[str, float | None]:
         """The contract segment: the video side's start and end are the frame's time.
@@ -77,16 +81,7 @@ class StillMatch:
                 (``match_start_s`` is the frame time); False for a frame of a query video
                 that is a registered photo (``query_start_s`` is the frame time).
         """
-        t = round(self.t, 2)
-        if photo_is_query:
-            out: dict[str, float | None] = {
-                "query_start_s": None,
-                "query_end_s": None,
-                "match_start_s": t,
-                "match_end_s": t,
-            }
-        else:
-            out = {"query_start_s": t, "query_end_s": t, "match_start_s": None, "match_end_s": None}
+        out = _at(self.t, photo_is_query)
         if self.tie_start_s is not None and self.tie_end_s is not None:
             # Extra fields: the video's span where the frame could equally be.
             out["tie_start_s"] = round(self.tie_start_s, 2)
@@ -102,9 +97,28 @@ class StillMatch:
             "transform": self.transform,
             "segments": [self.segment(photo_is_query=photo_is_query)],
         }
+        for t, score in self.also:
+            segment = _at(t, photo_is_query)
+            segment["verified_score"] = round(score, 4)  # extra field, as the match's own
+            out["segments"].append(segment)
         if self.verified_score is not None:
             out["verified_score"] = round(self.verified_score, 4)
         return out
+
+
+def _at(time_s: float, photo_is_query: bool) -> dict[str, float | None]:
+    """A still's segment at one time of the video (start and end are that time)."""
+    t = round(time_s, 2)
+    if photo_is_query:
+        out: dict[str, float | None] = {
+            "query_start_s": None,
+            "query_end_s": None,
+            "match_start_s": t,
+            "match_end_s": t,
+        }
+    else:
+        out = {"query_start_s": t, "query_end_s": t, "match_start_s": None, "match_end_s": None}
+    return out
 
 
 def still_in_video(

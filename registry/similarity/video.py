@@ -12,6 +12,7 @@ which give the matched segments. Results have the fields of ``neardup.found`` pl
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ingest import lazy_import
@@ -78,21 +79,58 @@ def best_still(
     With it (``sha256``: the other item) the still is checked on pixels, and may lie up
     to ``config.candidate_distance`` from the sampled frames when a frame verifies."""
     reach = config.candidate_distance if check is not None else config.still_distance
-    best: StillMatch | None = None
+    found: list[StillMatch] = []
     box = None
     for seq in frames:
         for record in records:
-            found = still_in_video(record, seq, max_distance=reach)
-            if found and (best is None or found[0].distance < best.distance):
-                best, box = found[0], record.get("box")
-    if best is None or check is None:
-        return best
+            matches = still_in_video(record, seq, max_distance=reach)
+            if matches and (not found or matches[0].distance < found[0].distance):
+                found, box = matches, record.get("box")
+    if not found or check is None:
+        return found[0] if found else None
+    best = found[0]
     checked = check(sha256, best, photo_is_query, box)
     if checked is None or (
         checked.verified_score is None and best.distance > config.still_distance
     ):
         return None
-    return checked
+    if checked.verified_score is None:
+        return checked
+    return _also(checked, found[1:], config, lambda m: check(sha256, m, photo_is_query, box))
+
+
+#: Other stretches of a video whose best frames are within this many PDQ bits of the
+#: still's closest frame are checked too, at most ``ALSO_CHECKED`` of them ...
+ALSO_BITS = 16
+ALSO_CHECKED = 2
+#: ... and reported as well when one verifies within this of the still's own score.
+ALSO_MARGIN = 0.03
+
+
+def _also(
+    checked: StillMatch,
+    others: list[StillMatch],
+    config: MatchConfig,
+    check: Callable[[StillMatch], StillMatch | None],
+) -> StillMatch:
+    """The verified still with the other times it may equally be from (``also``).
+
+    A photo of an empty room matches the room before and after a person crossed it,
+    minutes apart; the thumbnail prefers one by a hair and the pixel check then confirms
+    it, so the other would be lost. Each other stretch whose best frame is about as close
+    in PDQ is checked on its own pixels, and kept when it verifies about as well.
+    """
+    assert checked.verified_score is not None
+    near = [m for m in others if m.distance <= checked.distance + ALSO_BITS]
+    also: list[tuple[float, float]] = []
+    for other in near[:ALSO_CHECKED]:
+        if abs(other.t - checked.t) <= 2 * config.still_window_s:
+            continue
+        again = check(other)
+        score = None if again is None else again.verified_score
+        if score is not None and score >= checked.verified_score - ALSO_MARGIN:
+            also.append((again.t, score))
+    return replace(checked, also=tuple(sorted(also))) if also else checked
 
 
 def frame_hashes(hashes: Iterable[dict[str, Any]], boxes: bool = False) -> list[dict[str, Any]]:
