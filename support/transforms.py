@@ -305,6 +305,9 @@ TRANSFORMS: list[Named] = [
         "mirror + crop 20 % + q40",
         chain(mirror, crop(0.20), jpeg(40)),
     ),
+    # The bound: "up to ±10°".
+    Named("rotate", "rotate ±10°", straighten(10, cropped=False)),
+    Named("rotate", "rotate ±10°, corners cropped", straighten(10, cropped=True)),
 ]
 
 
