@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from PIL import Image  # noqa: E402
 from video_stills import (  # noqa: E402
     Registry,
+    hashed_quality,
     photo_videos,
     screenshot_stills,
     still_error,
@@ -261,6 +262,9 @@ def stills(reg: Registry, work: Path, per_source: int, seed: int) -> dict:
             found = reg.match("image", hashes, picture=picture)
             out["false"] += sum(m["sha256"] != name for m in found)
             mine = [m for m in found if m["sha256"] == name]
+            if hashed_quality(reg, name, t) < 50:  # its own hash in the video is not indexed
+                out["flat"] = out.get("flat", 0) + 1
+                out["flat_found"] = out.get("flat_found", 0) + bool(mine)
             if not mine:
                 kind = ("as is", "half size", "mirrored")[variant]
                 out.setdefault("missed", []).append(f"{name}@{t:.1f} ({kind})")
@@ -343,6 +347,14 @@ def _table(rows: dict, still: dict) -> str:
         f"first match's span of equally fitting frames (tie_start_s to "
         f"tie_end_s) for {still['in_tie']} of {still['found']}."
     )
+    if still.get("flat"):
+        usable = still["total"] - still["low_quality"]
+        others = (still["found"] - still["flat_found"]) / max(1, usable - still["flat"])
+        lines.append(
+            f"\nOf the usable stills, {still['flat']} are frames whose own hash in the video "
+            f"has PDQ quality < 50 (not indexed, by design; {still['flat_found']} found); "
+            f"recall over the other {usable - still['flat']}: {others:.3f}."
+        )
     if still.get("missed"):
         lines.append("\nJPEG stills missed: " + ", ".join(still["missed"]) + ".")
     lines.append(f"\nUnrelated pairs matched: {total_fp} of {total_neg}.")
