@@ -48,6 +48,13 @@ class MatchConfig:
     #: clips) agrees on its background, and scored up to 0.765 in the benchmark, where
     #: stills of the very frame scored 0.95 and more, screenshots included.
     still_min_score: float = 0.85
+    #: A verified still is also reported at the best frames of up to ``still_also_checked``
+    #: other stretches of the video within ``still_also_bits`` PDQ bits of its closest
+    #: frame that verify within ``still_also_margin`` of its score (an empty room before
+    #: and after a person crossed it: the still may be from either time).
+    still_also_bits: int = 16
+    still_also_checked: int = 2
+    still_also_margin: float = 0.03
     #: Review (issue 16): a pair nobody decided counts as confirmed by the system at
     #: this score or above (shown as such, never logged as a person's decision) ...
     auto_confirm: float = 0.97

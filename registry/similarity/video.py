@@ -99,14 +99,6 @@ def best_still(
     return _also(checked, found[1:], config, lambda m: check(sha256, m, photo_is_query, box))
 
 
-#: Other stretches of a video whose best frames are within this many PDQ bits of the
-#: still's closest frame are checked too, at most ``ALSO_CHECKED`` of them ...
-ALSO_BITS = 16
-ALSO_CHECKED = 2
-#: ... and reported as well when one verifies within this of the still's own score.
-ALSO_MARGIN = 0.03
-
-
 def _also(
     checked: StillMatch,
     others: list[StillMatch],
@@ -118,17 +110,18 @@ def _also(
     A photo of an empty room matches the room before and after a person crossed it,
     minutes apart; the thumbnail prefers one by a hair and the pixel check then confirms
     it, so the other would be lost. Each other stretch whose best frame is about as close
-    in PDQ is checked on its own pixels, and kept when it verifies about as well.
+    in PDQ is checked on its own pixels, and kept when it verifies about as well
+    (``MatchConfig.still_also_*``).
     """
     assert checked.verified_score is not None
-    near = [m for m in others if m.distance <= checked.distance + ALSO_BITS]
+    near = [m for m in others if m.distance <= checked.distance + config.still_also_bits]
     also: list[tuple[float, float]] = []
-    for other in near[:ALSO_CHECKED]:
+    for other in near[: config.still_also_checked]:
         if abs(other.t - checked.t) <= 2 * config.still_window_s:
             continue
         again = check(other)
         score = None if again is None else again.verified_score
-        if score is not None and score >= checked.verified_score - ALSO_MARGIN:
+        if score is not None and score >= checked.verified_score - config.still_also_margin:
             also.append((again.t, score))
     return replace(checked, also=tuple(sorted(also))) if also else checked
 
