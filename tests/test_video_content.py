@@ -10,6 +10,7 @@ from PIL import Image
 from videogen import Part, write
 
 from ingest.photo.perceptual import pdq
+from ingest.video import frames as frames_module
 from ingest.video.content import colour_boxes, frame_boxes, framed
 from ingest.video.frames import hash_sampling, hash_video_frames
 from ingest.video.sampling import sample_frames
@@ -88,3 +89,18 @@ def test_frames_the_colour_pass_misses_get_their_grey_boxes(tmp_path: Path) -> N
     assert half.summary["content_boxes"] > 0
     assert none.summary["content_boxes"] > 0  # every frame from its grey picture
     assert {h["t"] for h in half.hashes if h.get("region")} == set(times)
+
+
+def test_a_failing_colour_pass_keeps_the_frame_hashes(tmp_path: Path, monkeypatch) -> None:
+    canvas = Image.new("RGB", (320, 180), (30, 140, 200))
+    canvas.paste(scene(31, 200, 130), (30, 20))
+    path = write(tmp_path / "framed.mp4", [Part(_still(canvas), 0.0, 2.0)])
+    expected = hash_video_frames(path)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("decoder crashed in the second pass")
+
+    monkeypatch.setattr(frames_module, "colour_boxes", broken)
+    result = hash_video_frames(path)
+    assert result.summary["hashed"] == expected.summary["hashed"] > 0
+    assert result.summary["content_boxes"] > 0  # from the greyscale frames

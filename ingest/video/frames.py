@@ -112,8 +112,10 @@ def hash_video_frames(
     def in_colour(times: list[float]) -> dict[float, Boxes]:
         try:
             return colour_boxes(path, times, rotation=rotation, max_decoded=sampling.decoded)
-        except EvidenceError:
-            return {}  # read once, not twice: the greyscale frames' boxes serve
+        except Exception:
+            # An optional second pass must never cost the frame hashes already made
+            # (a decoder error, an unreadable file): the greyscale frames' boxes serve.
+            return {}
 
     return hash_sampling(sampling, opts, in_colour)
 
