@@ -295,10 +295,10 @@ def _bar_end(
     span: tuple[int, int],
     bar: np.ndarray,
 ) -> int | None:
-    """Where a bar ends inside ``window`` (lines ``start`` towards ``stop``, rows or
-    columns over ``span`` across them): after a line whose pixels mostly have the bar's
-    colour (the median of ``bar``), the first that has not. The box's edge, or None when
-    the window shows no such end."""
+    """Where a bar ends inside ``window`` (from its first line towards its second, rows
+    or columns over ``span`` across them; ``step`` is the direction): after a line whose
+    pixels mostly have the bar's colour (the median of ``bar``), the first that has not.
+    The box's edge, or None when the window shows no such end."""
     limit = img.height if rows else img.width
     first, last = sorted(max(0, min(limit - 1, v)) for v in window)
     if last - first < 2 or span[1] - span[0] < 2:

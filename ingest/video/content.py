@@ -107,7 +107,9 @@ def colour_boxes(
             raise CorruptMedia("no video stream")
         stream = container.streams.video[0]
         stream.codec_context.thread_count = 1
-        tb, start, decoded, step = stream.time_base, None, 0, 0.0
+        tb, start, decoded = stream.time_base, None, 0
+        # Half a frame either way: the sampled frame is this one.
+        step = 0.5 / (float(stream.average_rate or 0) or 25.0)
         try:
             for frame in container.decode(stream):
                 decoded += 1
@@ -115,8 +117,6 @@ def colour_boxes(
                     break
                 start = frame.pts if start is None else start
                 t = float((frame.pts - start) * tb)
-                rate = float(stream.average_rate or 0) or 25.0
-                step = 0.5 / rate
                 while wanted and wanted[0] < t - step:
                     wanted.pop(0)  # timed otherwise (a muxer's broken stamps): grey boxes
                 if wanted and abs(wanted[0] - t) <= step:

@@ -120,9 +120,10 @@ def _also(
         if abs(other.t - checked.t) <= 2 * config.still_window_s:
             continue
         again = check(other)
-        score = None if again is None else again.verified_score
-        if score is not None and score >= checked.verified_score - config.still_also_margin:
-            also.append((again.t, score))
+        if again is None or again.verified_score is None:
+            continue
+        if again.verified_score >= checked.verified_score - config.still_also_margin:
+            also.append((again.t, again.verified_score))
     return replace(checked, also=tuple(sorted(also))) if also else checked
 
 
