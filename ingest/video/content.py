@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ingest.errors import CorruptMedia, PictureTooSmall
 from ingest.lazy import lazy_import
 from ingest.photo.regions import MIN_PICTURE_SIDE, Box, chrome_box, content_boxes
-from ingest.video.sampling import _frame_rotation, _one_line, open_video
+from ingest.video.sampling import _one_line, fitted, open_video, upright
 
 if TYPE_CHECKING:
     import av
@@ -130,12 +130,9 @@ def colour_boxes(
 
 
 def _colour(frame: Any, size: int, rotation: int | None) -> np.ndarray:
-    scale = min(1.0, size / max(frame.width, frame.height))
-    w, h = max(1, round(frame.width * scale)), max(1, round(frame.height * scale))
+    w, h = fitted(frame, size)
     rgb = frame.to_ndarray(format="rgb24", width=w, height=h, interpolation="AREA")
-    clockwise = rotation if rotation is not None else -_frame_rotation(frame)
-    turns = round(clockwise / 90) % 4
-    return np.ascontiguousarray(np.rot90(rgb, -turns)) if turns else rgb
+    return upright(rgb, frame, rotation)
 
 
 def _boxes_in(rgb: np.ndarray) -> Boxes:

@@ -301,19 +301,7 @@ class _Sampler:
         return max(t, 0.0)
 
     def _picture(self, frame: Any) -> np.ndarray:
-        width, height = frame.width, frame.height
-        scale = min(1.0, self.opts.size / max(width, height))
-        w, h = max(1, round(width * scale)), max(1, round(height * scale))
-        luma = _luma(frame)
-        if luma is None:
-            gray = frame.to_ndarray(format="gray", width=w, height=h, interpolation="AREA")
-        else:
-            # Straight from the decoder's luma plane: half the cost of a conversion.
-            gray = cv2.resize(luma, (w, h), interpolation=cv2.INTER_AREA)
-        clockwise = self.rotation if self.rotation is not None else -_frame_rotation(frame)
-        turns = round(clockwise / 90) % 4
-        # np.rot90 turns counter-clockwise; the display rotation is clockwise.
-        return np.ascontiguousarray(np.rot90(gray, -turns)) if turns else gray
+        return gray_picture(frame, self.opts.size, self.rotation)
 
     def _thin(self) -> None:
         # The container understated the duration (or a strobe cut all the time): halve
@@ -323,6 +311,36 @@ class _Sampler:
             frames = frames[::2]
             self.sampling.interval_s *= 2
         self.sampling.frames = frames
+
+
+def fitted(frame: Any, size: int) -> tuple[int, int]:
+    """Width and height of a frame scaled down (never up) to ``size`` on its longest side."""
+    scale = min(1.0, size / max(frame.width, frame.height))
+    return max(1, round(frame.width * scale)), max(1, round(frame.height * scale))
+
+
+def gray_picture(frame: Any, size: int, rotation: int | None) -> np.ndarray:
+    """A decoded frame as an upright greyscale picture ``size`` on its longest side at most.
+
+    ``rotation``: clockwise display rotation in degrees; None reads the frame's own.
+    """
+    w, h = fitted(frame, size)
+    luma = _luma(frame)
+    if luma is None:
+        gray = frame.to_ndarray(format="gray", width=w, height=h, interpolation="AREA")
+    else:
+        # Straight from the decoder's luma plane: half the cost of a conversion.
+        gray = cv2.resize(luma, (w, h), interpolation=cv2.INTER_AREA)
+    return upright(gray, frame, rotation)
+
+
+def upright(pixels: np.ndarray, frame: Any, rotation: int | None) -> np.ndarray:
+    """``pixels`` (a picture of ``frame``) turned by the clockwise display rotation
+    (``rotation``, or the frame's own when None), as a contiguous array."""
+    clockwise = rotation if rotation is not None else -_frame_rotation(frame)
+    turns = round(clockwise / 90) % 4
+    # np.rot90 turns counter-clockwise; the display rotation is clockwise.
+    return np.ascontiguousarray(np.rot90(pixels, -turns) if turns else pixels)
 
 
 def _frame_rotation(frame: Any) -> float:

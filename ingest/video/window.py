@@ -12,19 +12,17 @@ most ``max_frames`` frames.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ingest.errors import CorruptMedia
 from ingest.lazy import lazy_import
-from ingest.video.sampling import _frame_rotation, _luma, _one_line, open_video
+from ingest.video.sampling import _one_line, gray_picture, open_video
 
 if TYPE_CHECKING:
     import av
-    import cv2
     import numpy as np
 else:
     av = lazy_import("av")
-    cv2 = lazy_import("cv2")
     np = lazy_import("numpy")
 
 #: Longest side of the pictures returned (as photos are decoded for verification).
@@ -80,22 +78,8 @@ def decode_window(
                 if t > end_s:
                     break
                 if t >= start_s:
-                    out.append((t, _picture(frame, size, rotation)))
+                    out.append((t, gray_picture(frame, size, rotation)))
         except (av.error.FFmpegError, ValueError) as exc:
             if not out:
                 raise CorruptMedia(_one_line(exc)) from exc
     return out
-
-
-def _picture(frame: Any, size: int, rotation: int | None) -> np.ndarray:
-    width, height = frame.width, frame.height
-    scale = min(1.0, size / max(width, height))
-    w, h = max(1, round(width * scale)), max(1, round(height * scale))
-    luma = _luma(frame)
-    if luma is None:
-        gray = frame.to_ndarray(format="gray", width=w, height=h, interpolation="AREA")
-    else:
-        gray = cv2.resize(luma, (w, h), interpolation=cv2.INTER_AREA)
-    clockwise = rotation if rotation is not None else -_frame_rotation(frame)
-    turns = round(clockwise / 90) % 4
-    return np.ascontiguousarray(np.rot90(gray, -turns)) if turns else np.ascontiguousarray(gray)
