@@ -98,3 +98,12 @@ def wait_for(path: Path, server: ServerProcess, timeout: float = 120.0) -> None:
         if server.proc.poll() is not None or time.monotonic() > deadline:
             raise AssertionError("no pause:\n" + "".join(server.lines[-40:]))
         time.sleep(0.01)
+
+
+def together(threads: list[threading.Thread], timeout: float) -> None:
+    """Start every thread, then wait for each (at most ``timeout`` seconds a thread: a
+    hung one must not hang the suite; the test's own checks then fail)."""
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)

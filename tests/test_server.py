@@ -21,6 +21,7 @@ from registry.custody import neardup_found
 from registry.server import ServerConfig, create_app
 from support import team
 from support.media import write_jpeg
+from support.server import together
 
 
 @pytest.fixture
@@ -380,10 +381,7 @@ def test_writers_in_concurrent_threads(world: team.World, tmp_path: Path) -> Non
 
         threads = [threading.Thread(target=upload, args=(photos[i::2],)) for i in range(2)]
         threads += [threading.Thread(target=read) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=600)
+        together(threads, timeout=600)
     assert errors == []
     reg = Registry.open(str(world.root))
     report = reg.verify()

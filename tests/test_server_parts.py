@@ -17,6 +17,7 @@ from registry.server.accesslog import AccessLog
 from registry.server.config import Registries, ServerConfig
 from registry.server.limits import RateLimiter
 from registry.server.uploads import BadForm, TooLarge, Upload, safe_name
+from support.server import together
 
 
 @given(st.text(max_size=300))
@@ -100,10 +101,7 @@ def test_the_access_log_commits_every_request_once(tmp_path: Path) -> None:
         got.append(entry["details"]["n"])
 
     threads = [threading.Thread(target=request, args=(i,)) for i in range(40)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    together(threads, timeout=120)
     assert sorted(got) == list(range(40))
     entries = [e for e in Registry.open(root).custody() if e["action"] == "access.viewed"]
     assert sorted(e["details"]["n"] for e in entries) == list(range(40))

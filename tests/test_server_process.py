@@ -18,7 +18,7 @@ from registry import init_registry
 from registry.accounts import add_user, create_token, grant
 from support.cli import run_cli
 from support.media import write_jpeg
-from support.server import ServerProcess, serving, wait_for
+from support.server import ServerProcess, serving, together, wait_for
 
 CASE = "UA-031"
 
@@ -70,10 +70,7 @@ def test_a_real_server_with_concurrent_clients(reg_with_alice, tmp_path: Path) -
 
         threads = [threading.Thread(target=upload, args=(photos[i::2],)) for i in range(2)]
         threads += [threading.Thread(target=read) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=600)
+        together(threads, timeout=600)
         spec = httpx.get(f"{url}/api/v1/openapi.json").json()
         assert "/api/v1/neardups/decision" in spec["paths"]
         assert httpx.get(f"{url}/api/v1/cases").status_code == 401
