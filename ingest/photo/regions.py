@@ -188,14 +188,21 @@ def _peel(flat: np.ndarray) -> int:
     return end
 
 
-def _peels(lines: np.ndarray) -> tuple[int, int]:
-    """How many leading lines of ``lines`` (N×W×3, the edge's line first) are chrome, as
-    ``(sure, all)``: ``all`` peels every flat bar (``_peel``); ``sure`` keeps the
-    innermost bar when its colour runs on into the picture beyond it. A bar drawn above a
-    picture ends where the picture starts; a flat wall or an overcast sky at the top of
-    the picture itself is flat for a while, then fades into the rest of it (``sure`` is
-    then the bars before it, the whole edge when there is no other)."""
+def _ends(lines: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``_peels`` of both ends of ``lines`` (N×W×3): from its first line, and from its
+    last; the flat lines are found once for both."""
     flat, colours = _flat_lines(lines)
+    return _peels(lines, flat, colours), _peels(lines[::-1], flat[::-1], colours[::-1])
+
+
+def _peels(lines: np.ndarray, flat: np.ndarray, colours: np.ndarray) -> tuple[int, int]:
+    """How many leading lines of ``lines`` (N×W×3, the edge's line first; ``flat`` and
+    ``colours`` from ``_flat_lines``) are chrome, as ``(sure, all)``: ``all`` peels every
+    flat bar (``_peel``); ``sure`` keeps the innermost bar when its colour runs on into
+    the picture beyond it. A bar drawn above a picture ends where the picture starts; a
+    flat wall or an overcast sky at the top of the picture itself is flat for a while,
+    then fades into the rest of it (``sure`` is then the bars before it, the whole edge
+    when there is no other)."""
     end = _peel(flat)
     beyond = lines[end + 1 : end + 1 + CHROME_BEYOND]  # the line at ``end`` blends both
     if end == 0 or not len(beyond):
@@ -223,8 +230,7 @@ def _chromes(arr: np.ndarray) -> list[Box]:
     picture (a cartoon's road, a chart's axis) can end in flat lines of its own, and a
     status bar above is the common case."""
     height, width = arr.shape[:2]
-    tops = _peels(arr)
-    bottoms = _peels(arr[::-1])
+    tops, bottoms = _ends(arr)
     tried = [(tops[0], bottoms[0], 0), (tops[1], bottoms[1], 1)]
     if tops[1] and bottoms[1]:
         tried.append((tops[1], 0, 1))
@@ -232,8 +238,8 @@ def _chromes(arr: np.ndarray) -> list[Box]:
     for top, b, which in dict.fromkeys(tried):
         if top + b >= height:
             continue
-        inside = arr[top : height - b].transpose(1, 0, 2)
-        left, right = _peels(inside)[which], _peels(inside[::-1])[which]
+        lefts, rights = _ends(arr[top : height - b].transpose(1, 0, 2))
+        left, right = lefts[which], rights[which]
         if not (top or b or left or right) or left + right >= width:
             continue
         # The line where a bar meets the picture blends both after downscaling: drop it.

@@ -151,7 +151,7 @@ def hash_sampling(
         # lets a match found on better frames run on through it (empty street, sky).
         low += value["quality"] < opts.min_quality
         hashes.append(value)
-        for kind, box in (found.get(frame.t, None) or _grey_boxes(frame, found)) if boxed else ():
+        for kind, box in _boxes(frame, found) if boxed else ():
             inner = _inside(frame.gray, box)
             if inner.size and float(inner.std()) >= opts.min_std:
                 region = _frame_hash(inner, frame.t)
@@ -184,8 +184,9 @@ def hash_sampling(
     return FrameHashes(hashes=hashes, summary=summary, problems=problems)
 
 
-def _grey_boxes(frame: SampledFrame, found: Mapping[float, Boxes]) -> Boxes:
-    return [] if frame.t in found else frame_boxes(frame.gray)
+def _boxes(frame: SampledFrame, found: Mapping[float, Boxes]) -> Boxes:
+    """A frame's content boxes: the colour pass's answer, else its greyscale picture's."""
+    return found[frame.t] if frame.t in found else frame_boxes(frame.gray)
 
 
 def _frame_hash(picture: np.ndarray, t: float) -> dict[str, Any]:
